@@ -1,0 +1,334 @@
+//! Client configuration: identity, authentication (RFC 6749 §2.3), endpoints, default scope
+//! and the refresh leeway.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderValue;
+use url::Url;
+use url::form_urlencoded::Serializer;
+
+use crate::error::{ConfigError, Error};
+use crate::secret::ClientSecret;
+
+/// How the client authenticates at the token, revocation and introspection endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// A public client: `client_id` in the form body, no secret (`none`).
+    None,
+    /// HTTP Basic with the client id and secret (`client_secret_basic`, RFC 6749 §2.3.1).
+    SecretBasic {
+        /// The client secret.
+        secret: ClientSecret,
+        /// How id and secret are encoded before base64.
+        encoding: BasicEncoding,
+    },
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    SecretPost {
+        /// The client secret.
+        secret: ClientSecret,
+    },
+}
+
+/// Encoding of the client id and secret inside `client_secret_basic`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BasicEncoding {
+    /// Form-urlencode id and secret before joining them with `:` (RFC 6749 §2.3.1). The default.
+    #[default]
+    FormUrlEncoded,
+    /// Send id and secret as they are, for servers that do not decode them. An id holding `:`
+    /// cannot be sent this way.
+    Raw,
+}
+
+/// Where the bearer token goes in a resource request (RFC 6750 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BearerPlacement {
+    /// `Authorization: Bearer …` (§2.1). The default, and the only one the RFC recommends.
+    #[default]
+    Header,
+    /// An `access_token` query parameter (§2.3). Leaks into logs; use only when forced to.
+    Query,
+    /// An `access_token` member of a form-encoded body (§2.2).
+    FormBody,
+}
+
+/// The default refresh leeway: refresh this long before `expires_at` (clamped, see
+/// [`ClientConfig::leeway`]).
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
+/// Everything the core needs to know about the client and its authorization server.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub(crate) client_id: String,
+    pub(crate) auth: ClientAuth,
+    pub(crate) token_endpoint: Option<Url>,
+    pub(crate) revocation_endpoint: Option<Url>,
+    pub(crate) introspection_endpoint: Option<Url>,
+    pub(crate) scope: Option<String>,
+    pub(crate) leeway: Duration,
+    pub(crate) bearer_placement: BearerPlacement,
+    pub(crate) allow_insecure_http: bool,
+}
+
+impl ClientConfig {
+    /// A public client (auth method `none`) with no endpoints yet and the default leeway.
+    pub fn new(client_id: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            auth: ClientAuth::None,
+            token_endpoint: None,
+            revocation_endpoint: None,
+            introspection_endpoint: None,
+            scope: None,
+            leeway: DEFAULT_LEEWAY,
+            bearer_placement: BearerPlacement::Header,
+            allow_insecure_http: false,
+        }
+    }
+
+    /// Sets how the client authenticates.
+    #[must_use]
+    pub fn auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// `client_secret_basic` with RFC 6749 §2.3.1 encoding.
+    #[must_use]
+    pub fn client_secret_basic(self, secret: impl Into<ClientSecret>) -> Self {
+        self.auth(ClientAuth::SecretBasic {
+            secret: secret.into(),
+            encoding: BasicEncoding::FormUrlEncoded,
+        })
+    }
+
+    /// `client_secret_post`.
+    #[must_use]
+    pub fn client_secret_post(self, secret: impl Into<ClientSecret>) -> Self {
+        self.auth(ClientAuth::SecretPost {
+            secret: secret.into(),
+        })
+    }
+
+    /// Sets the token endpoint.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when the URL does not parse or is not `http`/`https`.
+    pub fn token_endpoint(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.token_endpoint = Some(parse_endpoint("token", url)?);
+        Ok(self)
+    }
+
+    /// Sets the revocation endpoint (RFC 7009).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when the URL does not parse or is not `http`/`https`.
+    pub fn revocation_endpoint(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.revocation_endpoint = Some(parse_endpoint("revocation", url)?);
+        Ok(self)
+    }
+
+    /// Sets the introspection endpoint (RFC 7662).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when the URL does not parse or is not `http`/`https`.
+    pub fn introspection_endpoint(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.introspection_endpoint = Some(parse_endpoint("introspection", url)?);
+        Ok(self)
+    }
+
+    /// The scope sent with password and client-credentials grants that name none.
+    #[must_use]
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// How long before `expires_at` a token is refreshed.
+    ///
+    /// **Clamp rule**: the leeway never exceeds half the token's lifetime (from the moment its
+    /// request was sent to `expires_at`). A 60 s token with a 60 s leeway is refreshed after
+    /// 30 s, not before every request as in clients that apply the leeway as is.
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Where the bearer token goes in resource requests.
+    #[must_use]
+    pub fn bearer_placement(mut self, placement: BearerPlacement) -> Self {
+        self.bearer_placement = placement;
+        self
+    }
+
+    /// Allows plain `http` endpoints on hosts that are not loopback. Off by default: tokens and
+    /// secrets would cross the network in clear text.
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The client id.
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The configured leeway (before clamping).
+    #[must_use]
+    pub fn configured_leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// The configured bearer placement.
+    #[must_use]
+    pub fn configured_bearer_placement(&self) -> BearerPlacement {
+        self.bearer_placement
+    }
+
+    /// The token endpoint, if set.
+    #[must_use]
+    pub fn configured_token_endpoint(&self) -> Option<&Url> {
+        self.token_endpoint.as_ref()
+    }
+
+    /// Checks that `url` may carry a bearer token or a secret under this configuration:
+    /// `https`, or `http` to a loopback host, or `http` anywhere when explicitly allowed.
+    ///
+    /// # Errors
+    /// [`ConfigError::InsecureEndpoint`] for plain http to a non-loopback host.
+    pub fn check_transport_security(&self, url: &Url) -> Result<(), ConfigError> {
+        if url.scheme() == "https" || self.allow_insecure_http || is_loopback(url) {
+            Ok(())
+        } else {
+            Err(ConfigError::InsecureEndpoint {
+                host: url.host_str().unwrap_or_default().to_owned(),
+            })
+        }
+    }
+
+    pub(crate) fn endpoint(
+        &self,
+        which: &'static str,
+        url: Option<&Url>,
+    ) -> Result<Url, ConfigError> {
+        let url = url.ok_or(ConfigError::MissingEndpoint(which))?;
+        self.check_transport_security(url)?;
+        Ok(url.clone())
+    }
+
+    /// Adds client authentication to a form body and returns the `Authorization` header value
+    /// it needs, if any.
+    pub(crate) fn authenticate(
+        &self,
+        form: &mut Serializer<'_, String>,
+    ) -> Result<Option<HeaderValue>, Error> {
+        match &self.auth {
+            ClientAuth::None => {
+                form.append_pair("client_id", &self.client_id);
+                Ok(None)
+            }
+            ClientAuth::SecretPost { secret } => {
+                form.append_pair("client_id", &self.client_id);
+                form.append_pair("client_secret", secret.secret());
+                Ok(None)
+            }
+            ClientAuth::SecretBasic { secret, encoding } => {
+                let credentials = match encoding {
+                    BasicEncoding::FormUrlEncoded => {
+                        format!(
+                            "{}:{}",
+                            form_encode(&self.client_id),
+                            form_encode(secret.secret())
+                        )
+                    }
+                    BasicEncoding::Raw => format!("{}:{}", self.client_id, secret.secret()),
+                };
+                let mut value =
+                    HeaderValue::try_from(format!("Basic {}", STANDARD.encode(credentials)))
+                        .map_err(|_| ConfigError::InvalidHeaderValue("client credentials"))?;
+                value.set_sensitive(true);
+                Ok(Some(value))
+            }
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B).
+pub(crate) fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+pub(crate) fn parse_endpoint(what: &'static str, url: &str) -> Result<Url, ConfigError> {
+    let parsed = Url::parse(url).map_err(|e| ConfigError::InvalidUrl {
+        what,
+        reason: e.to_string(),
+    })?;
+    match parsed.scheme() {
+        "http" | "https" if parsed.host().is_some() => Ok(parsed),
+        "http" | "https" => Err(ConfigError::InvalidUrl {
+            what,
+            reason: "no host".into(),
+        }),
+        other => Err(ConfigError::InvalidUrl {
+            what,
+            reason: format!("scheme {other:?} is not http or https"),
+        }),
+    }
+}
+
+/// Loopback hosts: `localhost`, `127.0.0.0/8` and `::1`.
+#[must_use]
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_unless_allowed() {
+        let config = ClientConfig::new("c");
+        let remote = Url::parse("http://auth.example.com/token").expect("url");
+        assert_eq!(
+            config.check_transport_security(&remote),
+            Err(ConfigError::InsecureEndpoint {
+                host: "auth.example.com".into()
+            })
+        );
+        for ok in [
+            "https://auth.example.com/token",
+            "http://127.0.0.1:8080/token",
+            "http://localhost/token",
+            "http://[::1]/token",
+        ] {
+            let url = Url::parse(ok).expect("url");
+            assert_eq!(config.check_transport_security(&url), Ok(()), "{ok}");
+        }
+        let allowed = ClientConfig::new("c").allow_insecure_http(true);
+        assert_eq!(allowed.check_transport_security(&remote), Ok(()));
+    }
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        assert!(matches!(
+            ClientConfig::new("c").token_endpoint("ftp://x/token"),
+            Err(ConfigError::InvalidUrl { what: "token", .. })
+        ));
+        assert!(ClientConfig::new("c").token_endpoint("not a url").is_err());
+    }
+}

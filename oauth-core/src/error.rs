@@ -1,0 +1,292 @@
+//! One error tree for the core, split by who is to blame.
+//!
+//! | variant | blame | what to do |
+//! |---|---|---|
+//! | [`Error::OAuth`] | the server refused (RFC 6749 §5.2) | read [`OAuthError::error`]; `invalid_grant` means sign in again |
+//! | [`Error::Response`] | the server misbehaved | report it to the server's operator; retrying rarely helps |
+//! | [`Error::Config`] | the client configuration | fix the configuration |
+//! | [`Error::Usage`] | the caller | fetch or set a token first, or use another call |
+
+use std::fmt;
+
+use http::StatusCode;
+
+/// Everything the core can fail with.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The authorization server answered with an OAuth error (RFC 6749 §5.2, RFC 6750 §3).
+    /// Look at [`OAuthError::error`]; [`Error::requires_reauthentication`] tells whether the
+    /// user must sign in again.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// The server answered something that is not a valid response for this exchange. Nothing
+    /// the client can fix: show the error to whoever runs the server.
+    #[error(transparent)]
+    Response(#[from] ResponseError),
+    /// The client configuration cannot produce this request. Fix the configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The call does not fit the session's state (no token yet, nothing to refresh with).
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+}
+
+impl Error {
+    /// The OAuth error the server sent, if this is one.
+    #[must_use]
+    pub fn oauth_error(&self) -> Option<&OAuthError> {
+        match self {
+            Self::OAuth(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True when no request can succeed until the user authenticates again: the server said
+    /// `invalid_grant` (the refresh token or the credentials are dead), or the session holds no
+    /// usable token and nothing to renew it with.
+    #[must_use]
+    pub fn requires_reauthentication(&self) -> bool {
+        match self {
+            Self::OAuth(e) => e.error() == "invalid_grant",
+            Self::Usage(e) => matches!(
+                e,
+                UsageError::NoToken | UsageError::TokenExpired | UsageError::NoRefreshToken
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// An OAuth error response: `error`, `error_description`, `error_uri` (RFC 6749 §5.2), with
+/// the HTTP status and the `WWW-Authenticate` challenge it came with.
+///
+/// `Display` is `"{error}: {error_description}"`, or just `"{error}"` without a description,
+/// so a refresh on a session Keycloak removed reads `invalid_grant: Session not active`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub(crate) error: String,
+    pub(crate) error_description: Option<String>,
+    pub(crate) error_uri: Option<String>,
+    pub(crate) status: Option<StatusCode>,
+    pub(crate) www_authenticate: Option<String>,
+}
+
+impl OAuthError {
+    /// An error with just a code, as a server or a test would build it.
+    pub fn new(error: impl Into<String>) -> Self {
+        Self {
+            error: error.into(),
+            error_description: None,
+            error_uri: None,
+            status: None,
+            www_authenticate: None,
+        }
+    }
+
+    /// Adds a human-readable description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.error_description = Some(description.into());
+        self
+    }
+
+    /// The error code, such as `invalid_grant` or `invalid_client`.
+    #[must_use]
+    pub fn error(&self) -> &str {
+        &self.error
+    }
+
+    /// The server's description, if it sent one.
+    #[must_use]
+    pub fn error_description(&self) -> Option<&str> {
+        self.error_description.as_deref()
+    }
+
+    /// The server's link to a page about the error, if it sent one.
+    #[must_use]
+    pub fn error_uri(&self) -> Option<&str> {
+        self.error_uri.as_deref()
+    }
+
+    /// The HTTP status of the response that carried the error (`None` when it came another way,
+    /// for instance in a redirect).
+    #[must_use]
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+
+    /// The raw `WWW-Authenticate` header of the response, if any.
+    #[must_use]
+    pub fn www_authenticate(&self) -> Option<&str> {
+        self.www_authenticate.as_deref()
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error_description {
+            Some(description) => write!(f, "{}: {}", self.error, description),
+            None => f.write_str(&self.error),
+        }
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+/// How many bytes of an unexpected body an error keeps.
+pub const BODY_EXCERPT_LIMIT: usize = 512;
+
+/// The server misbehaved: the response is not what the exchange calls for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// Neither a success nor an OAuth error: an HTML error page, an empty 502, a 200 that is not
+    /// JSON. The body excerpt is shown only for error statuses, because a 2xx body may carry
+    /// tokens; [`ResponseError::body_excerpt`] gives it either way.
+    #[error("unexpected response: HTTP {status}{}{}", content_type_suffix(.content_type.as_deref()), shown_excerpt(*.status, .body_excerpt))]
+    Unexpected {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The `Content-Type` header, if any.
+        content_type: Option<String>,
+        /// At most [`BODY_EXCERPT_LIMIT`] bytes of the body, lossily decoded.
+        body_excerpt: String,
+    },
+    /// A success response whose content is wrong: a missing `access_token`, an `expires_in`
+    /// that is not a number. The reason names the field; values are never quoted.
+    #[error("malformed response (HTTP {status}): {reason}")]
+    Malformed {
+        /// The HTTP status.
+        status: StatusCode,
+        /// What was wrong, naming the field.
+        reason: String,
+    },
+}
+
+impl ResponseError {
+    /// The body excerpt of an unexpected response. It may hold secrets when the status is 2xx.
+    #[must_use]
+    pub fn body_excerpt(&self) -> Option<&str> {
+        match self {
+            Self::Unexpected { body_excerpt, .. } => Some(body_excerpt),
+            Self::Malformed { .. } => None,
+        }
+    }
+
+    /// The HTTP status of the response.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unexpected { status, .. } | Self::Malformed { status, .. } => *status,
+        }
+    }
+}
+
+fn content_type_suffix(content_type: Option<&str>) -> String {
+    content_type.map(|c| format!(" ({c})")).unwrap_or_default()
+}
+
+fn shown_excerpt(status: StatusCode, excerpt: &str) -> String {
+    if status.is_success() || excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(": {excerpt}")
+    }
+}
+
+/// The configuration cannot produce the request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The exchange needs an endpoint the configuration lacks: set it, or use discovery.
+    #[error("no {0} endpoint is configured")]
+    MissingEndpoint(&'static str),
+    /// A URL did not parse or has a scheme other than `http`/`https`.
+    #[error("invalid {what} URL: {reason}")]
+    InvalidUrl {
+        /// Which URL.
+        what: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// Plain HTTP to a host that is not loopback: use HTTPS, or opt in explicitly with
+    /// `allow_insecure_http`.
+    #[error("refusing plain http to non-loopback host {host}: use https or allow insecure http explicitly")]
+    InsecureEndpoint {
+        /// The host that was refused.
+        host: String,
+    },
+    /// A value cannot be sent in an HTTP header (a control character in a client id, say).
+    #[error("{0} cannot be sent in an HTTP header")]
+    InvalidHeaderValue(&'static str),
+}
+
+/// The call does not fit the session's state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// No token yet: call `fetch_token` or `set_token` first.
+    #[error("the session has no token: fetch or set one first")]
+    NoToken,
+    /// The token expired and the session holds no refresh token and no client-credentials grant
+    /// to renew it: fetch a new token.
+    #[error("the access token expired and there is nothing to renew it with")]
+    TokenExpired,
+    /// A refresh was asked for but the token has no refresh token.
+    #[error("the token has no refresh token")]
+    NoRefreshToken,
+    /// The token's type is not `Bearer`, the only type this library can present.
+    #[error("unsupported token type {0:?}: only Bearer tokens can be sent")]
+    UnsupportedTokenType(String),
+    /// The session's token was replaced (by `set_token` or a fetch) while this refresh was in
+    /// flight; its answer was dropped. Use the session's current token.
+    #[error("the token changed while this refresh was in flight; its answer was dropped")]
+    Superseded,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_code_colon_description() {
+        let e = OAuthError::new("invalid_grant").with_description("Session not active");
+        assert_eq!(e.to_string(), "invalid_grant: Session not active");
+        assert_eq!(
+            Error::from(e).to_string(),
+            "invalid_grant: Session not active"
+        );
+    }
+
+    #[test]
+    fn display_without_description_has_no_trailing_colon() {
+        assert_eq!(OAuthError::new("invalid_client").to_string(), "invalid_client");
+    }
+
+    #[test]
+    fn unexpected_body_is_hidden_for_success_statuses() {
+        let hidden = ResponseError::Unexpected {
+            status: StatusCode::OK,
+            content_type: Some("text/plain".into()),
+            body_excerpt: "access_token=secret".into(),
+        };
+        assert_eq!(hidden.to_string(), "unexpected response: HTTP 200 OK (text/plain)");
+        let shown = ResponseError::Unexpected {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            content_type: None,
+            body_excerpt: "<html>oops</html>".into(),
+        };
+        assert_eq!(
+            shown.to_string(),
+            "unexpected response: HTTP 500 Internal Server Error: <html>oops</html>"
+        );
+    }
+
+    #[test]
+    fn invalid_grant_requires_reauthentication() {
+        assert!(Error::from(OAuthError::new("invalid_grant")).requires_reauthentication());
+        assert!(!Error::from(OAuthError::new("temporarily_unavailable")).requires_reauthentication());
+        assert!(Error::from(UsageError::TokenExpired).requires_reauthentication());
+    }
+}

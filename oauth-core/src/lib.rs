@@ -1,0 +1,74 @@
+//! # oauth-core: the sans-IO OAuth 2.0 client protocol
+//!
+//! This crate builds every request a client sends to an authorization server as a plain
+//! [`http::Request<Vec<u8>>`], parses every answer from a plain [`http::Response`], and decides
+//! when a token must be refreshed. It never opens a socket, never reads the clock and never
+//! draws random bytes: the transport, `now` and entropy are inputs. The adapters
+//! (`oauth-reqwest`, `oauth-ureq`, `oauth-async-std`) carry out the IO; you can drive it from any
+//! other transport the same way.
+//!
+//! ```text
+//!  your transport ──► token_request(&config, &grant)        ──► http::Request<Vec<u8>>
+//!        │                                                            │ (you send it)
+//!        ◄── parse_token_response(&response, sent_at) ◄── http::Response<Vec<u8>>
+//!
+//!  TokenSession::poll_authorization(now) ─► Ready(bearer) | Refresh(exchange) | Refetch(..) | Wait | Fail
+//! ```
+//!
+//! What it does not do: HTTP, TLS, waiting, locking, persistence. Those belong to the caller.
+//!
+//! ## Example: the seed scenario's password grant, by hand
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use oauth_core::{ClientConfig, Grant, parse_token_response, token_request};
+//!
+//! let config = ClientConfig::new("admin-cli")
+//!     .token_endpoint("http://localhost:8080/realms/master/protocol/openid-connect/token")?
+//!     .leeway(Duration::from_secs(60));
+//! let request = token_request(&config, &Grant::password("admin", "admin"))?;
+//! assert_eq!(request.body(), b"grant_type=password&username=admin&password=admin&client_id=admin-cli");
+//!
+//! // … send `request` with any HTTP client, remembering when it was sent …
+//! let sent_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_771_834_670);
+//! let response = http::Response::builder()
+//!     .status(200)
+//!     .body(br#"{"access_token":"eyJ.x.y","expires_in":60,"token_type":"Bearer","refresh_token":"r1"}"#.to_vec())?;
+//! let token = parse_token_response(&response, sent_at)?;
+//! assert_eq!(token.expires_at(), Some(sent_at + Duration::from_secs(60)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Errors read like the server meant them: a refresh on a session Keycloak removed is
+//! `invalid_grant: Session not active`.
+
+mod client;
+mod error;
+pub mod rfc6749;
+pub mod rfc6750;
+pub mod rfc7009;
+pub mod rfc7662;
+mod secret;
+pub mod session;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod token;
+
+pub use client::{BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_LEEWAY, is_loopback};
+pub use error::{BODY_EXCERPT_LIMIT, ConfigError, Error, OAuthError, ResponseError, UsageError};
+pub use rfc6749::{Grant, parse_token_response, token_request};
+pub use rfc6750::Bearer;
+pub use rfc7009::{TokenRef, parse_revocation_response, revocation_request};
+pub use rfc7662::{Introspection, introspection_request, parse_introspection_response};
+pub use secret::{
+    AccessToken, AuthorizationCode, ClientSecret, IdToken, Password, PkceCodeVerifier, RefreshToken,
+    SecretParam,
+};
+pub use session::{
+    Authorization, Exchange, ExchangeKind, ExchangeTicket, ResourceVerdict, TokenSession,
+    TokenUpdate, UpdateKind,
+};
+pub use token::Token;
+
+pub use http;
+pub use url;

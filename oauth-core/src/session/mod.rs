@@ -1,0 +1,519 @@
+//! The session state machine: when to use the token, when to refresh it, and what to do with
+//! the answers. It is the heart of automatic refresh, shared by every adapter.
+//!
+//! # Driving it
+//!
+//! Before each resource request, call [`TokenSession::poll_authorization`] with `now` and act
+//! on the answer:
+//!
+//! | answer | do |
+//! |---|---|
+//! | [`Authorization::Ready`] | sign the request with the [`Bearer`] and send it |
+//! | [`Authorization::Refresh`] / [`Authorization::Refetch`] | send the exchange's request, give the answer to [`TokenSession::handle_token_response`] (or report a transport failure to [`TokenSession::handle_exchange_failure`]), then poll again |
+//! | [`Authorization::Wait`] | another caller's exchange is in flight and the token cannot be used: wait until that caller has handled its answer, then poll again |
+//! | [`Authorization::Fail`] | return the error |
+//!
+//! After the resource answers, give its status and headers to
+//! [`TokenSession::handle_resource_response`]: on [`ResourceVerdict::Replay`] poll again and
+//! send the request once more, marked as a replay so it is never replayed twice.
+//!
+//! # Single flight
+//!
+//! Only the first caller that finds the token due gets a `Refresh`; the session then holds
+//! an in-flight exchange, and every later caller gets `Ready` with the old token while it is
+//! still valid (inside the leeway) or `Wait` once it is not. Adapters keep the session behind a
+//! lock and wake waiters when an exchange ends. An exchange that is never answered (its caller
+//! was cancelled without reporting) is abandoned after [`EXCHANGE_TIMEOUT`], so one lost caller
+//! cannot wedge the session.
+//!
+//! # Refresh timing
+//!
+//! A token is due `leeway` before `expires_at`, with the leeway clamped to half the token's
+//! lifetime (see [`ClientConfig::leeway`]): a 60 s token with a 60 s leeway is due after 30 s.
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Request, Response, StatusCode};
+
+use crate::client::ClientConfig;
+use crate::error::{ConfigError, Error, OAuthError, UsageError};
+use crate::rfc6749::{Grant, parse_token_response, token_request};
+use crate::rfc6750::{Bearer, is_invalid_token_challenge};
+use crate::token::Token;
+
+/// How long an exchange may stay unanswered before the session starts another.
+pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The token a session holds, the state of its renewal, and the rules that drive both.
+#[derive(Debug)]
+pub struct TokenSession {
+    config: ClientConfig,
+    token: Option<Token>,
+    generation: u64,
+    refetch: Option<Refetch>,
+    renewal: Renewal,
+    next_exchange: u64,
+    rejected_by_resource: bool,
+}
+
+/// How to get a new token without a refresh token: the client-credentials grant and its scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refetch {
+    scope: Option<String>,
+}
+
+#[derive(Debug)]
+enum Renewal {
+    Idle,
+    InFlight { id: u64, started_at: SystemTime },
+    /// The refresh token was refused with `invalid_grant`; it is not tried again until the
+    /// token changes.
+    Rejected { error: OAuthError },
+}
+
+/// Why an exchange was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExchangeKind {
+    /// An explicit `fetch_token` with a grant.
+    Fetch,
+    /// A refresh-token grant (RFC 6749 §6).
+    Refresh,
+    /// A new client-credentials grant in place of a refresh.
+    Refetch,
+}
+
+/// Identifies an exchange when its answer comes back.
+#[derive(Debug, Clone)]
+pub struct ExchangeTicket {
+    id: u64,
+    kind: ExchangeKind,
+    generation: u64,
+    refetch: Option<Refetch>,
+}
+
+impl ExchangeTicket {
+    /// Why the exchange was started.
+    #[must_use]
+    pub fn kind(&self) -> ExchangeKind {
+        self.kind
+    }
+}
+
+/// A token-endpoint request to send, and the ticket to hand back with its answer.
+#[derive(Debug)]
+#[must_use = "an exchange must be sent and its answer handled, or reported as failed"]
+pub struct Exchange {
+    ticket: ExchangeTicket,
+    request: Request<Vec<u8>>,
+}
+
+impl Exchange {
+    /// The ticket to hand back with the answer.
+    #[must_use]
+    pub fn ticket(&self) -> &ExchangeTicket {
+        &self.ticket
+    }
+
+    /// The request to send.
+    #[must_use]
+    pub fn request(&self) -> &Request<Vec<u8>> {
+        &self.request
+    }
+
+    /// Splits into the ticket and the request.
+    #[must_use]
+    pub fn into_parts(self) -> (ExchangeTicket, Request<Vec<u8>>) {
+        (self.ticket, self.request)
+    }
+}
+
+/// What to do before a resource request.
+#[derive(Debug)]
+#[must_use]
+pub enum Authorization {
+    /// Sign the request with this token.
+    Ready(Bearer),
+    /// Refresh first: send this refresh-token request.
+    Refresh(Exchange),
+    /// Fetch again first: send this client-credentials request.
+    Refetch(Exchange),
+    /// Another exchange is in flight and the token is no longer usable: wait for it to end,
+    /// then poll again.
+    Wait,
+    /// No request can be signed.
+    Fail(Error),
+}
+
+/// What to do after a resource response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum ResourceVerdict {
+    /// Give the response to the caller.
+    Accept,
+    /// The token was refused (`401` with `Bearer error="invalid_token"`) and can be renewed:
+    /// poll again and send the request once more, as a replay.
+    Replay,
+}
+
+/// A change of the session's token, for the user's update hook (to persist the new token).
+#[derive(Debug, Clone)]
+pub struct TokenUpdate {
+    kind: UpdateKind,
+    old: Option<Token>,
+    new: Token,
+}
+
+/// What changed the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpdateKind {
+    /// `fetch_token` with a grant.
+    Fetched,
+    /// A refresh-token grant.
+    Refreshed,
+    /// A client-credentials re-fetch.
+    Refetched,
+    /// The user called `set_token`.
+    Set,
+}
+
+impl TokenUpdate {
+    /// What changed the token.
+    #[must_use]
+    pub fn kind(&self) -> UpdateKind {
+        self.kind
+    }
+
+    /// The token before the change.
+    #[must_use]
+    pub fn old_token(&self) -> Option<&Token> {
+        self.old.as_ref()
+    }
+
+    /// The token after the change.
+    #[must_use]
+    pub fn new_token(&self) -> &Token {
+        &self.new
+    }
+}
+
+/// Where a token stands at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Fresh,
+    /// Inside the leeway: still valid, renew now.
+    Due,
+    Expired,
+}
+
+impl TokenSession {
+    /// A session with no token.
+    #[must_use]
+    pub fn new(config: ClientConfig) -> Self {
+        Self {
+            config,
+            token: None,
+            generation: 0,
+            refetch: None,
+            renewal: Renewal::Idle,
+            next_exchange: 0,
+            rejected_by_resource: false,
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The current token.
+    #[must_use]
+    pub fn token(&self) -> Option<&Token> {
+        self.token.as_ref()
+    }
+
+    /// Counts token changes: each fetch, refresh, re-fetch or `set_token` adds one.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// When the current token becomes due for renewal (`expires_at` minus the clamped leeway).
+    #[must_use]
+    pub fn refresh_at(&self) -> Option<SystemTime> {
+        self.token.as_ref().and_then(|t| refresh_at(t, self.config.leeway))
+    }
+
+    /// Replaces the token (a persisted one, say). The session forgets how the old one was
+    /// obtained, so a client-credentials re-fetch needs a new `fetch`.
+    pub fn set_token(&mut self, token: Token) -> TokenUpdate {
+        self.refetch = None;
+        self.replace(token, UpdateKind::Set)
+    }
+
+    /// Starts an explicit token request with `grant`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the request cannot be built.
+    pub fn fetch(&mut self, grant: &Grant) -> Result<Exchange, Error> {
+        let refetch = (grant.grant_type() == "client_credentials").then(|| Refetch {
+            scope: grant
+                .effective_scope(self.config.scope.as_deref())
+                .map(str::to_owned),
+        });
+        let request = token_request(&self.config, grant)?;
+        Ok(self.exchange(ExchangeKind::Fetch, refetch, request))
+    }
+
+    /// Starts an explicit refresh (RFC 6749 §6), or a client-credentials re-fetch when the
+    /// token has no refresh token. It goes to the server even after an `invalid_grant`.
+    ///
+    /// # Errors
+    /// [`UsageError::NoToken`] or [`UsageError::NoRefreshToken`] when there is nothing to
+    /// refresh with; [`ConfigError`] when the request cannot be built.
+    pub fn refresh(&mut self, now: SystemTime) -> Result<Exchange, Error> {
+        if self.token.is_none() {
+            return Err(UsageError::NoToken.into());
+        }
+        self.start_renewal(now, true)?
+            .ok_or_else(|| UsageError::NoRefreshToken.into())
+    }
+
+    /// Decides what to do before a resource request at `now`. See the module documentation.
+    pub fn poll_authorization(&mut self, now: SystemTime) -> Authorization {
+        let Some(token) = &self.token else {
+            return Authorization::Fail(UsageError::NoToken.into());
+        };
+        if !token.is_bearer() {
+            return Authorization::Fail(
+                UsageError::UnsupportedTokenType(token.token_type().to_owned()).into(),
+            );
+        }
+        let stage = if self.rejected_by_resource {
+            Stage::Expired
+        } else {
+            stage(token, self.config.leeway, now)
+        };
+        if stage == Stage::Fresh {
+            return self.ready();
+        }
+        let usable = stage == Stage::Due;
+        let may_use_refresh_token = match &self.renewal {
+            Renewal::InFlight { started_at, .. } if !abandoned(*started_at, now) => {
+                return if usable { self.ready() } else { Authorization::Wait };
+            }
+            Renewal::Rejected { .. } => false,
+            Renewal::InFlight { .. } | Renewal::Idle => true,
+        };
+        match self.start_renewal(now, may_use_refresh_token) {
+            Ok(Some(exchange)) => match exchange.ticket.kind {
+                ExchangeKind::Refetch => Authorization::Refetch(exchange),
+                _ => Authorization::Refresh(exchange),
+            },
+            Ok(None) if usable => self.ready(),
+            Ok(None) => Authorization::Fail(match &self.renewal {
+                Renewal::Rejected { error } => error.clone().into(),
+                _ => UsageError::TokenExpired.into(),
+            }),
+            Err(e) => Authorization::Fail(e),
+        }
+    }
+
+    /// Applies the answer to an exchange. `sent_at` is when its request was sent.
+    ///
+    /// On success the token is replaced (a refresh keeps the old refresh token and scope when
+    /// the server sends none) and the change is returned for the update hook. On failure the
+    /// old token stays; an `invalid_grant` to a refresh marks the refresh token as dead, so
+    /// automatic renewal stops asking the server until the token changes.
+    ///
+    /// # Errors
+    /// What [`parse_token_response`] returns, or [`UsageError::Superseded`] when the token was
+    /// replaced while the exchange was in flight (its answer is then dropped).
+    pub fn handle_token_response<B: AsRef<[u8]>>(
+        &mut self,
+        ticket: &ExchangeTicket,
+        response: &Response<B>,
+        sent_at: SystemTime,
+    ) -> Result<TokenUpdate, Error> {
+        self.end_exchange(ticket);
+        let mut token = match parse_token_response(response, sent_at) {
+            Ok(token) => token,
+            Err(Error::OAuth(error)) => {
+                if ticket.kind == ExchangeKind::Refresh
+                    && error.error() == "invalid_grant"
+                    && ticket.generation == self.generation
+                {
+                    self.renewal = Renewal::Rejected {
+                        error: error.clone(),
+                    };
+                }
+                return Err(error.into());
+            }
+            Err(e) => return Err(e),
+        };
+        let kind = match ticket.kind {
+            ExchangeKind::Fetch => {
+                self.refetch.clone_from(&ticket.refetch);
+                return Ok(self.replace(token, UpdateKind::Fetched));
+            }
+            ExchangeKind::Refresh => UpdateKind::Refreshed,
+            ExchangeKind::Refetch => UpdateKind::Refetched,
+        };
+        if ticket.generation != self.generation {
+            return Err(UsageError::Superseded.into());
+        }
+        if let (ExchangeKind::Refresh, Some(old)) = (ticket.kind, &self.token) {
+            token.inherit_from(old);
+        }
+        Ok(self.replace(token, kind))
+    }
+
+    /// Reports that an exchange got no answer (connection refused, timeout, cancelled). The
+    /// token stays; the next poll may start a new exchange.
+    pub fn handle_exchange_failure(&mut self, ticket: &ExchangeTicket) {
+        self.end_exchange(ticket);
+    }
+
+    /// Reads a resource response signed with `bearer`. `replayed` says whether the request was
+    /// already a replay: a replay is never replayed again, so a second `401` reaches the caller.
+    pub fn handle_resource_response(
+        &mut self,
+        bearer: &Bearer,
+        replayed: bool,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> ResourceVerdict {
+        if replayed || status != StatusCode::UNAUTHORIZED || !is_invalid_token_challenge(headers) {
+            return ResourceVerdict::Accept;
+        }
+        if bearer.generation() != self.generation {
+            // Someone renewed the token since this request was signed.
+            return ResourceVerdict::Replay;
+        }
+        let renewable = self.refetch.is_some()
+            || (!matches!(self.renewal, Renewal::Rejected { .. })
+                && self.token.as_ref().is_some_and(|t| t.refresh_token().is_some()));
+        if renewable {
+            self.rejected_by_resource = true;
+            ResourceVerdict::Replay
+        } else {
+            ResourceVerdict::Accept
+        }
+    }
+
+    fn ready(&self) -> Authorization {
+        let token = self.token.as_ref().map(Token::access_token);
+        match token.and_then(|t| Bearer::new(t, self.config.bearer_placement, self.generation)) {
+            Some(bearer) => Authorization::Ready(bearer),
+            None => Authorization::Fail(ConfigError::InvalidHeaderValue("access token").into()),
+        }
+    }
+
+    fn replace(&mut self, token: Token, kind: UpdateKind) -> TokenUpdate {
+        let old = self.token.replace(token.clone());
+        self.generation += 1;
+        self.renewal = Renewal::Idle;
+        self.rejected_by_resource = false;
+        TokenUpdate {
+            kind,
+            old,
+            new: token,
+        }
+    }
+
+    fn exchange(
+        &mut self,
+        kind: ExchangeKind,
+        refetch: Option<Refetch>,
+        request: Request<Vec<u8>>,
+    ) -> Exchange {
+        self.next_exchange += 1;
+        Exchange {
+            ticket: ExchangeTicket {
+                id: self.next_exchange,
+                kind,
+                generation: self.generation,
+                refetch,
+            },
+            request,
+        }
+    }
+
+    /// Builds the renewal exchange and marks it in flight; `None` when there is nothing to
+    /// renew with.
+    fn start_renewal(
+        &mut self,
+        now: SystemTime,
+        may_use_refresh_token: bool,
+    ) -> Result<Option<Exchange>, Error> {
+        let refresh_token = self
+            .token
+            .as_ref()
+            .and_then(Token::refresh_token)
+            .filter(|_| may_use_refresh_token);
+        let (kind, grant) = match (refresh_token, &self.refetch) {
+            (Some(rt), _) => (ExchangeKind::Refresh, Grant::refresh_token(rt)),
+            (None, Some(refetch)) => {
+                let grant = Grant::client_credentials();
+                let grant = match &refetch.scope {
+                    Some(scope) => grant.scope(scope.clone()),
+                    None => grant,
+                };
+                (ExchangeKind::Refetch, grant)
+            }
+            (None, None) => return Ok(None),
+        };
+        let request = token_request(&self.config, &grant)?;
+        let refetch = self.refetch.clone();
+        let exchange = self.exchange(kind, refetch, request);
+        self.renewal = Renewal::InFlight {
+            id: exchange.ticket.id,
+            started_at: now,
+        };
+        Ok(Some(exchange))
+    }
+
+    fn end_exchange(&mut self, ticket: &ExchangeTicket) {
+        if matches!(self.renewal, Renewal::InFlight { id, .. } if id == ticket.id) {
+            self.renewal = Renewal::Idle;
+        }
+    }
+}
+
+fn abandoned(started_at: SystemTime, now: SystemTime) -> bool {
+    now.duration_since(started_at)
+        .is_ok_and(|elapsed| elapsed >= EXCHANGE_TIMEOUT)
+}
+
+/// `expires_at` minus the leeway, the leeway clamped to half the lifetime when it is known.
+fn refresh_at(token: &Token, leeway: Duration) -> Option<SystemTime> {
+    let expires_at = token.expires_at()?;
+    let leeway = match token.issued_at() {
+        Some(issued_at) => {
+            let lifetime = expires_at.duration_since(issued_at).unwrap_or(Duration::ZERO);
+            leeway.min(lifetime / 2)
+        }
+        None => leeway,
+    };
+    Some(expires_at.checked_sub(leeway).unwrap_or(expires_at))
+}
+
+fn stage(token: &Token, leeway: Duration, now: SystemTime) -> Stage {
+    match (refresh_at(token, leeway), token.expires_at()) {
+        (Some(refresh_at), Some(expires_at)) => {
+            if now < refresh_at {
+                Stage::Fresh
+            } else if now < expires_at {
+                Stage::Due
+            } else {
+                Stage::Expired
+            }
+        }
+        _ => Stage::Fresh,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,601 @@
+// Test authorization server for the workspace integration tests.
+//
+// A thin node:http wrapper around panva's oidc-provider with:
+//   * a password grant (Keycloak-like, user admin/admin),
+//   * headless login + consent for the authorization code flow,
+//   * test-only routes (device approval, session removal, protected
+//     resource, request counters).
+//
+// Interface: see README.md. stdout carries exactly one line,
+// `READY http://127.0.0.1:<port>`; everything else goes to stderr.
+
+import { createServer } from 'node:http';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+import Provider, { errors } from 'oidc-provider';
+
+import TestAdapter, { purgeGrant, sessionsForGrant, destroySession } from './adapter.mjs';
+
+const HOST = '127.0.0.1';
+const PORT = Number.parseInt(process.env.PORT ?? '0', 10) || 0;
+const ACCESS_TOKEN_TTL = Number.parseInt(process.env.ACCESS_TOKEN_TTL ?? '5', 10) || 5;
+const REFRESH_TOKEN_TTL = 24 * 60 * 60;
+const LONG_TTL = 7 * 24 * 60 * 60;
+
+const log = (...args) => console.error('[test-as]', ...args);
+
+// --------------------------------------------------------------------------
+// Lifecycle: exit on SIGTERM/SIGINT and when stdin reaches EOF.
+
+let httpServer;
+function shutdown(why) {
+  log(`shutting down (${why})`);
+  try {
+    httpServer?.closeAllConnections?.();
+    httpServer?.close();
+  } catch { /* ignore */ }
+  process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGHUP', () => shutdown('SIGHUP'));
+if (process.env.IGNORE_STDIN !== '1') {
+  process.stdin.on('end', () => shutdown('stdin EOF'));
+  process.stdin.on('close', () => shutdown('stdin closed'));
+  process.stdin.on('error', () => shutdown('stdin error'));
+  process.stdin.resume();
+}
+process.stdout.on('error', () => { /* parent went away; stdin EOF handles exit */ });
+
+// --------------------------------------------------------------------------
+// Counters exposed at /test/stats.
+
+const BASE_GRANT_TYPES = [
+  'password',
+  'refresh_token',
+  'client_credentials',
+  'authorization_code',
+  'urn:ietf:params:oauth:grant-type:device_code',
+];
+
+function freshStats() {
+  return {
+    token: Object.fromEntries(BASE_GRANT_TYPES.map((g) => [g, 0])),
+    resource: { ok: 0, unauthorized: 0 },
+    revocation: 0,
+    introspection: 0,
+    device_authorization: 0,
+    userinfo: 0,
+  };
+}
+let stats = freshStats();
+
+// --------------------------------------------------------------------------
+// Accounts.
+
+const ACCOUNTS = {
+  admin: {
+    password: 'admin',
+    claims: {
+      sub: 'admin',
+      name: 'Admin User',
+      preferred_username: 'admin',
+      email: 'admin@example.test',
+      email_verified: true,
+    },
+  },
+};
+
+async function findAccount(_ctx, id) {
+  const account = ACCOUNTS[id];
+  if (!account) return undefined;
+  return {
+    accountId: id,
+    async claims() {
+      return { ...account.claims };
+    },
+  };
+}
+
+// --------------------------------------------------------------------------
+// Keys and clients.
+
+function signingKeys() {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+  return [
+    { ...rsa, kid: `rs256-${randomUUID()}`, alg: 'RS256', use: 'sig' },
+    { ...ec, kid: `es256-${randomUUID()}`, alg: 'ES256', use: 'sig' },
+  ];
+}
+
+function privateKeyClientPublicJwk() {
+  const file = new URL('private-key-client.jwk.json', import.meta.url);
+  const { kty, n, e, kid, alg, use } = JSON.parse(readFileSync(file, 'utf8'));
+  return { kty, n, e, kid, alg, use };
+}
+
+const REDIRECT_URIS = ['http://127.0.0.1/callback'];
+const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
+const USER_GRANTS = ['password', 'refresh_token', 'authorization_code', DEVICE];
+
+const common = {
+  application_type: 'native', // RFC 8252: any port on loopback redirect URIs
+  redirect_uris: REDIRECT_URIS,
+  response_types: ['code'],
+};
+
+const CLIENTS = [
+  { ...common, client_id: 'admin-cli', token_endpoint_auth_method: 'none', grant_types: USER_GRANTS },
+  { ...common, client_id: 'admin-cli-rotating', token_endpoint_auth_method: 'none', grant_types: USER_GRANTS },
+  {
+    ...common,
+    client_id: 'basic-client',
+    client_secret: 'basic-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: [...USER_GRANTS, 'client_credentials'],
+  },
+  {
+    ...common,
+    client_id: 'post-client',
+    client_secret: 'post-secret',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: [...USER_GRANTS, 'client_credentials'],
+  },
+  {
+    ...common,
+    client_id: 'odd-secret-client',
+    client_secret: 's3cr3t:with+special&chars/=',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: [...USER_GRANTS, 'client_credentials'],
+  },
+  {
+    ...common,
+    client_id: 'jwt-secret-client',
+    client_secret: 'jwt-secret-client-secret-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_jwt',
+    grant_types: [...USER_GRANTS, 'client_credentials'],
+  },
+  {
+    ...common,
+    client_id: 'private-key-client',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [privateKeyClientPublicJwk()] },
+    grant_types: [...USER_GRANTS, 'client_credentials'],
+  },
+  {
+    ...common,
+    client_id: 'cc-client',
+    client_secret: 'cc-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+  },
+];
+
+// --------------------------------------------------------------------------
+// Provider.
+
+function buildProvider(issuer) {
+  const configuration = {
+    adapter: TestAdapter,
+    clients: CLIENTS,
+    findAccount,
+    jwks: { keys: signingKeys() },
+    cookies: {
+      keys: ['test-as-cookie-key-0123456789', 'test-as-cookie-key-previous'],
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    pkce: {
+      required: (_ctx, client) => client.clientAuthMethod === 'none',
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      deviceFlow: { enabled: true },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      introspection: {
+        enabled: true,
+        // Any authenticated client (including public ones) may introspect any token.
+        allowedPolicy: async () => true,
+      },
+      userinfo: { enabled: true },
+      resourceIndicators: { enabled: false },
+    },
+    ttl: {
+      AccessToken: ACCESS_TOKEN_TTL,
+      ClientCredentials: ACCESS_TOKEN_TTL,
+      RefreshToken: REFRESH_TOKEN_TTL,
+      AuthorizationCode: 60,
+      DeviceCode: 600,
+      IdToken: 3600,
+      Interaction: 3600,
+      Grant: LONG_TTL,
+      Session: LONG_TTL,
+    },
+    // Keycloak-like: tokens are bound to the Grant (our "session"), not to
+    // the browser session cookie.
+    expiresWithSession: async () => false,
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: (ctx) => ctx.oidc.client.clientId.endsWith('-rotating'),
+    clientBasedCORS: () => true,
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+  };
+
+  const provider = new Provider(issuer, configuration);
+  provider.proxy = false;
+
+  provider.registerGrantType('password', passwordGrant(provider), ['username', 'password', 'scope']);
+
+  // Request counters + session_state on every successful token response.
+  provider.use(async (ctx, next) => {
+    await next();
+    const route = ctx.oidc?.route;
+    if (route === 'token' && ctx.method === 'POST') {
+      let gt = ctx.oidc?.body?.grant_type;
+      if (Array.isArray(gt)) [gt] = gt;
+      if (typeof gt !== 'string' || !gt) gt = '(missing)';
+      stats.token[gt] = (stats.token[gt] ?? 0) + 1;
+
+      const body = ctx.body;
+      if (ctx.status === 200 && body && typeof body === 'object' && body.access_token && !body.session_state) {
+        const grantId = ctx.oidc.entities?.Grant?.jti ?? ctx.oidc.entities?.AccessToken?.grantId;
+        if (grantId) ctx.body = { ...body, session_state: grantId };
+      }
+    } else if (route === 'introspection') {
+      stats.introspection += 1;
+    } else if (route === 'revocation') {
+      stats.revocation += 1;
+    } else if (route === 'device_authorization') {
+      stats.device_authorization += 1;
+    } else if (route === 'userinfo') {
+      stats.userinfo += 1;
+    }
+  });
+
+  return provider;
+}
+
+function passwordGrant(provider) {
+  return async function passwordGrantHandler(ctx) {
+    const { client, params } = ctx.oidc;
+
+    const missing = ['username', 'password'].filter((p) => !params[p]);
+    if (missing.length) {
+      throw new errors.InvalidRequest(
+        `missing required parameter${missing.length > 1 ? 's' : ''} '${missing.join("', '")}'`,
+      );
+    }
+
+    const stored = ACCOUNTS[params.username];
+    if (!stored || stored.password !== params.password) {
+      // errors.InvalidGrant would hide the description ("grant request is invalid").
+      throw new errors.CustomOIDCProviderError('invalid_grant', 'Invalid user credentials');
+    }
+    const accountId = params.username;
+    const account = await findAccount(ctx, accountId);
+    ctx.oidc.entity('Account', account);
+
+    const scope = params.scope ? [...new Set(params.scope.split(' ').filter(Boolean))].join(' ') : 'profile email';
+    const scopes = new Set(scope.split(' '));
+
+    const grant = new provider.Grant({ accountId, clientId: client.clientId });
+    grant.addOIDCScope(scope);
+    const grantId = await grant.save();
+    ctx.oidc.entity('Grant', grant);
+
+    const authTime = Math.floor(Date.now() / 1000);
+    const gty = 'password';
+
+    const at = new provider.AccessToken({
+      accountId,
+      client,
+      expiresWithSession: false,
+      grantId,
+      gty,
+      scope: grant.getOIDCScopeFiltered(scopes),
+    });
+    ctx.oidc.entity('AccessToken', at);
+    const accessToken = await at.save();
+
+    let refreshToken;
+    if (client.grantTypeAllowed('refresh_token')) {
+      const rt = new provider.RefreshToken({
+        accountId,
+        acr: undefined,
+        amr: ['pwd'],
+        authTime,
+        claims: undefined,
+        client,
+        expiresWithSession: false,
+        grantId,
+        gty,
+        nonce: undefined,
+        resource: undefined,
+        rotations: 0,
+        scope,
+        sessionUid: undefined,
+        sid: undefined,
+      });
+      ctx.oidc.entity('RefreshToken', rt);
+      refreshToken = await rt.save();
+    }
+
+    let idToken;
+    if (scopes.has('openid')) {
+      const token = new provider.IdToken({
+        ...await account.claims('id_token', scope, {}, []),
+        sub: accountId,
+      }, { ctx });
+      token.scope = grant.getOIDCScopeFiltered(scopes);
+      token.mask = {};
+      token.rejected = [];
+      token.set('amr', ['pwd']);
+      token.set('auth_time', authTime);
+      idToken = await token.issue({ use: 'idtoken' });
+    }
+
+    ctx.body = Object.fromEntries(Object.entries({
+      access_token: accessToken,
+      expires_in: at.expiration,
+      id_token: idToken,
+      refresh_token: refreshToken,
+      scope: at.scope || undefined,
+      token_type: at.tokenType,
+      session_state: grantId,
+    }).filter(([, v]) => v !== undefined));
+  };
+}
+
+// --------------------------------------------------------------------------
+// Test-only routes.
+
+function readBody(req, limit = 1024 * 1024) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function readParams(req) {
+  const raw = (await readBody(req)).toString('utf8');
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  if (type.includes('application/json')) {
+    try { return raw ? JSON.parse(raw) : {}; } catch { return {}; }
+  }
+  return Object.fromEntries(new URLSearchParams(raw));
+}
+
+function send(res, status, body, headers = {}) {
+  let payload = body;
+  const h = { 'cache-control': 'no-store', ...headers };
+  if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+    payload = JSON.stringify(body);
+    h['content-type'] ??= 'application/json; charset=utf-8';
+  } else if (typeof body === 'string') {
+    h['content-type'] ??= 'text/plain; charset=utf-8';
+  }
+  res.writeHead(status, h);
+  res.end(payload);
+}
+
+function normalizeUserCode(input) {
+  return String(input).replace(/[a-z]/g, (c) => c.toUpperCase()).replace(/\W/g, '');
+}
+
+async function lookupBearer(provider, value) {
+  let token = await provider.AccessToken.find(value);
+  if (!token) token = await provider.ClientCredentials.find(value);
+  if (!token || !token.isValid) return undefined;
+  if (token.grantId) {
+    const grant = await provider.Grant.find(token.grantId);
+    if (!grant) return undefined;
+  }
+  return token;
+}
+
+async function handleProtected(provider, req, res, pathname) {
+  const body = (await readBody(req)).toString('utf8');
+  const auth = req.headers.authorization ?? '';
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+  if (!m) {
+    stats.resource.unauthorized += 1;
+    return send(res, 401, '', { 'www-authenticate': 'Bearer' });
+  }
+  const token = await lookupBearer(provider, m[1]);
+  if (!token) {
+    stats.resource.unauthorized += 1;
+    return send(res, 401, '', { 'www-authenticate': 'Bearer error="invalid_token"' });
+  }
+  stats.resource.ok += 1;
+  if (pathname === '/admin/realms/master/users/count') {
+    return send(res, 200, '1', { 'content-type': 'application/json' });
+  }
+  return send(res, 200, {
+    sub: token.accountId ?? null,
+    client_id: token.clientId,
+    scope: token.scope ?? null,
+    path: pathname,
+    method: req.method,
+    body,
+  });
+}
+
+async function handleInteraction(provider, req, res) {
+  // Headless login as `admin` + consent to everything requested, in one step.
+  const details = await provider.interactionDetails(req, res);
+  const { params, prompt } = details;
+  const accountId = 'admin';
+
+  let grant;
+  if (details.grantId) grant = await provider.Grant.find(details.grantId);
+  if (!grant || grant.accountId !== accountId) {
+    grant = new provider.Grant({ accountId, clientId: params.client_id });
+  }
+  if (params.scope) grant.addOIDCScope(params.scope);
+  const d = prompt?.details ?? {};
+  if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+  if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+  if (d.missingResourceScopes) {
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes)) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+  }
+  const grantId = await grant.save();
+
+  await provider.interactionFinished(req, res, {
+    login: { accountId, amr: ['pwd'] },
+    consent: { grantId },
+  }, { mergeWithLastSubmission: false });
+}
+
+async function handleDevice(provider, req, res, approve) {
+  const params = await readParams(req);
+  if (!params.user_code) return send(res, 400, { error: 'invalid_request', error_description: 'missing user_code' });
+  const code = await provider.DeviceCode.findByUserCode(normalizeUserCode(params.user_code), { ignoreExpiration: true });
+  if (!code) return send(res, 404, { error: 'not_found', error_description: 'unknown user_code' });
+  if (code.isExpired) return send(res, 400, { error: 'expired_token', error_description: 'device code is expired' });
+  if (code.accountId || code.error || code.consumed) {
+    return send(res, 409, { error: 'already_used', error_description: 'user_code was already approved or denied' });
+  }
+
+  if (approve) {
+    const accountId = 'admin';
+    const scope = code.params?.scope ?? '';
+    const grant = new provider.Grant({ accountId, clientId: code.clientId });
+    if (scope) grant.addOIDCScope(scope);
+    const grantId = await grant.save();
+    Object.assign(code, {
+      accountId,
+      amr: ['pwd'],
+      authTime: Math.floor(Date.now() / 1000),
+      grantId,
+      scope: scope || undefined,
+      expiresWithSession: false,
+    });
+  } else {
+    Object.assign(code, {
+      error: 'access_denied',
+      errorDescription: 'End-User aborted interaction',
+    });
+  }
+  await code.save();
+  return send(res, 200, { ok: true, approved: approve, client_id: code.clientId });
+}
+
+async function handleDeleteSession(provider, res, grantId) {
+  for (const sid of sessionsForGrant(grantId)) destroySession(sid);
+  // Tokens/codes of every kind bound to the grant, then the grant itself.
+  await Promise.all([
+    provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.DeviceCode,
+  ].map((model) => model.revokeByGrantId(grantId)));
+  purgeGrant(grantId);
+  await provider.Grant.adapter.destroy(grantId);
+  res.writeHead(204);
+  res.end();
+}
+
+async function route(provider, callback, req, res) {
+  const url = new URL(req.url, 'http://127.0.0.1');
+  const { pathname } = url;
+
+  if (pathname === '/test/stats' && req.method === 'GET') {
+    return send(res, 200, stats);
+  }
+  if (pathname === '/test/stats/reset' && req.method === 'POST') {
+    stats = freshStats();
+    return send(res, 200, stats);
+  }
+  if (pathname === '/test/device/approve' && req.method === 'POST') {
+    return handleDevice(provider, req, res, true);
+  }
+  if (pathname === '/test/device/deny' && req.method === 'POST') {
+    return handleDevice(provider, req, res, false);
+  }
+  const del = /^\/admin\/realms\/master\/sessions\/([^/]+)$/.exec(pathname);
+  if (del && req.method === 'DELETE') {
+    return handleDeleteSession(provider, res, decodeURIComponent(del[1]));
+  }
+  if (pathname === '/resource' || pathname.startsWith('/resource/')
+      || pathname === '/admin/realms/master/users/count') {
+    return handleProtected(provider, req, res, pathname);
+  }
+  if (/^\/interaction\/[^/]+$/.test(pathname) && req.method === 'GET') {
+    return handleInteraction(provider, req, res);
+  }
+  return callback(req, res);
+}
+
+// --------------------------------------------------------------------------
+// Startup: listen first (PORT=0 picks a free port), then build the provider
+// with the now-known issuer.
+
+let handler = (_req, res) => send(res, 503, 'starting');
+
+httpServer = createServer((req, res) => {
+  const started = Date.now();
+  res.on('finish', () => {
+    const path = (req.url ?? '').split('?')[0];
+    log(`${req.method} ${path} ${res.statusCode} ${Date.now() - started}ms`);
+  });
+  Promise.resolve(handler(req, res)).catch((err) => {
+    log('handler error', err?.stack ?? err);
+    if (!res.headersSent) send(res, 500, { error: 'server_error', error_description: String(err?.message ?? err) });
+    else res.end();
+  });
+});
+httpServer.keepAliveTimeout = 5000;
+
+httpServer.on('error', (err) => {
+  log('listen error', err);
+  process.exit(1);
+});
+
+httpServer.listen(PORT, HOST, () => {
+  const { port } = httpServer.address();
+  const issuer = `http://${HOST}:${port}`;
+  const provider = buildProvider(issuer);
+  provider.on('server_error', (_ctx, err) => log('server_error', err?.stack ?? err));
+  // oidc-provider keeps the specific reason of most errors out of the
+  // response (e.g. every invalid_grant says "grant request is invalid");
+  // log it so a failing test's captured stderr explains itself.
+  for (const event of [
+    'grant.error', 'introspection.error', 'revocation.error', 'userinfo.error',
+    'device_authorization.error', 'authorization.error', 'jwks.error', 'discovery.error',
+  ]) {
+    provider.on(event, (ctx, err) => log(
+      `${event}: ${err?.error ?? err?.message} (${err?.error_description ?? ''})`
+        + `${err?.error_detail ? ` detail: ${err.error_detail}` : ''}`
+        + `${ctx?.oidc?.client ? ` client: ${ctx.oidc.client.clientId}` : ''}`,
+    ));
+  }
+  const callback = provider.callback();
+  handler = (req, res) => route(provider, callback, req, res);
+  log(`oidc-provider issuer ${issuer}, access token ttl ${ACCESS_TOKEN_TTL}s`);
+  process.stdout.write(`READY ${issuer}\n`);
+});
