@@ -12,7 +12,7 @@ use std::fmt;
 use http::StatusCode;
 
 /// Everything the core can fail with.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The authorization server answered with an OAuth error (RFC 6749 §5.2, RFC 6750 §3).
@@ -212,7 +212,9 @@ pub enum ConfigError {
     },
     /// Plain HTTP to a host that is not loopback: use HTTPS, or opt in explicitly with
     /// `allow_insecure_http`.
-    #[error("refusing plain http to non-loopback host {host}: use https or allow insecure http explicitly")]
+    #[error(
+        "refusing plain http to non-loopback host {host}: use https or allow insecure http explicitly"
+    )]
     InsecureEndpoint {
         /// The host that was refused.
         host: String,
@@ -261,7 +263,10 @@ mod tests {
 
     #[test]
     fn display_without_description_has_no_trailing_colon() {
-        assert_eq!(OAuthError::new("invalid_client").to_string(), "invalid_client");
+        assert_eq!(
+            OAuthError::new("invalid_client").to_string(),
+            "invalid_client"
+        );
     }
 
     #[test]
@@ -271,7 +276,10 @@ mod tests {
             content_type: Some("text/plain".into()),
             body_excerpt: "access_token=secret".into(),
         };
-        assert_eq!(hidden.to_string(), "unexpected response: HTTP 200 OK (text/plain)");
+        assert_eq!(
+            hidden.to_string(),
+            "unexpected response: HTTP 200 OK (text/plain)"
+        );
         let shown = ResponseError::Unexpected {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             content_type: None,
@@ -286,7 +294,9 @@ mod tests {
     #[test]
     fn invalid_grant_requires_reauthentication() {
         assert!(Error::from(OAuthError::new("invalid_grant")).requires_reauthentication());
-        assert!(!Error::from(OAuthError::new("temporarily_unavailable")).requires_reauthentication());
+        assert!(
+            !Error::from(OAuthError::new("temporarily_unavailable")).requires_reauthentication()
+        );
         assert!(Error::from(UsageError::TokenExpired).requires_reauthentication());
     }
 }

@@ -54,15 +54,17 @@ pub mod session;
 pub mod testing;
 mod token;
 
-pub use client::{BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_LEEWAY, is_loopback};
+pub use client::{
+    BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_LEEWAY, is_loopback,
+};
 pub use error::{BODY_EXCERPT_LIMIT, ConfigError, Error, OAuthError, ResponseError, UsageError};
 pub use rfc6749::{Grant, parse_token_response, token_request};
 pub use rfc6750::Bearer;
 pub use rfc7009::{TokenRef, parse_revocation_response, revocation_request};
 pub use rfc7662::{Introspection, introspection_request, parse_introspection_response};
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, IdToken, Password, PkceCodeVerifier, RefreshToken,
-    SecretParam,
+    AccessToken, AuthorizationCode, ClientSecret, IdToken, Password, PkceCodeVerifier,
+    RefreshToken, SecretParam,
 };
 pub use session::{
     Authorization, Exchange, ExchangeKind, ExchangeTicket, ResourceVerdict, TokenSession,

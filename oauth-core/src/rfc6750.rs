@@ -18,7 +18,11 @@ pub struct Bearer {
 }
 
 impl Bearer {
-    pub(crate) fn new(token: &AccessToken, placement: BearerPlacement, generation: u64) -> Option<Self> {
+    pub(crate) fn new(
+        token: &AccessToken,
+        placement: BearerPlacement,
+        generation: u64,
+    ) -> Option<Self> {
         let mut header = HeaderValue::try_from(format!("Bearer {}", token.secret())).ok()?;
         header.set_sensitive(true);
         Some(Self {
@@ -202,7 +206,11 @@ pub fn is_invalid_token_challenge(headers: &http::HeaderMap) -> bool {
         .get_all(http::header::WWW_AUTHENTICATE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| parse_www_authenticate(v).iter().any(Challenge::is_bearer_invalid_token))
+        .any(|v| {
+            parse_www_authenticate(v)
+                .iter()
+                .any(Challenge::is_bearer_invalid_token)
+        })
 }
 
 fn is_space(b: u8) -> bool {
@@ -282,7 +290,10 @@ mod tests {
     use super::*;
 
     fn params(c: &Challenge) -> Vec<(&str, &str)> {
-        c.params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+        c.params
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
     }
 
     #[test]
@@ -305,7 +316,9 @@ mod tests {
 
     #[test]
     fn several_challenges_and_token68() {
-        let c = parse_www_authenticate(r#"Basic realm="a\"b", Bearer error=invalid_token, Negotiate abc=="#);
+        let c = parse_www_authenticate(
+            r#"Basic realm="a\"b", Bearer error=invalid_token, Negotiate abc=="#,
+        );
         assert_eq!(c.len(), 3);
         assert_eq!(params(&c[0]), [("realm", "a\"b")]);
         assert!(c[1].is_bearer_invalid_token());
@@ -321,18 +334,23 @@ mod tests {
 
     #[test]
     fn header_placement_sets_a_sensitive_authorization() {
-        let bearer = Bearer::new(&AccessToken::new("abc"), BearerPlacement::Header, 3).expect("valid");
+        let bearer =
+            Bearer::new(&AccessToken::new("abc"), BearerPlacement::Header, 3).expect("valid");
         let mut request = http::Request::new(Vec::new());
         bearer.authorize(&mut request);
         let value = &request.headers()[http::header::AUTHORIZATION];
         assert_eq!(value, "Bearer abc");
         assert!(value.is_sensitive());
-        assert_eq!(format!("{bearer:?}"), "Bearer { placement: Header, generation: 3, .. }");
+        assert_eq!(
+            format!("{bearer:?}"),
+            "Bearer { placement: Header, generation: 3, .. }"
+        );
     }
 
     #[test]
     fn query_and_form_placement() {
-        let query = Bearer::new(&AccessToken::new("a b"), BearerPlacement::Query, 0).expect("valid");
+        let query =
+            Bearer::new(&AccessToken::new("a b"), BearerPlacement::Query, 0).expect("valid");
         let mut request = http::Request::builder()
             .uri("https://rs.example/x?y=1")
             .body(Vec::new())
@@ -340,7 +358,8 @@ mod tests {
         query.authorize(&mut request);
         assert_eq!(request.uri(), "https://rs.example/x?y=1&access_token=a+b");
 
-        let form = Bearer::new(&AccessToken::new("t"), BearerPlacement::FormBody, 0).expect("valid");
+        let form =
+            Bearer::new(&AccessToken::new("t"), BearerPlacement::FormBody, 0).expect("valid");
         let mut request = http::Request::new(b"q=1".to_vec());
         form.authorize(&mut request);
         assert_eq!(request.body(), b"q=1&access_token=t");

@@ -34,7 +34,10 @@ impl TokenRef<'_> {
 ///
 /// # Errors
 /// [`crate::ConfigError`] when the revocation endpoint is missing or insecure.
-pub fn revocation_request(config: &ClientConfig, token: TokenRef<'_>) -> Result<Request<Vec<u8>>, Error> {
+pub fn revocation_request(
+    config: &ClientConfig,
+    token: TokenRef<'_>,
+) -> Result<Request<Vec<u8>>, Error> {
     let url = config.endpoint("revocation", config.revocation_endpoint.as_ref())?;
     let mut form = Serializer::new(String::new());
     token.append_to(&mut form);

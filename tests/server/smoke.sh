@@ -136,6 +136,32 @@ post od2 -H "Authorization: Basic $ODD_RAW" -d grant_type=password -d username=a
 echo "# odd secret NOT form-encoded: $od2_code $od2_body"
 check "odd-secret-client with raw (un-encoded) Basic -> 401" [ "$od2_code" = 401 ]
 
+# client_secret_jwt (HS256) and private_key_jwt (RS256, key from private-key-client.jwk.json)
+assertion() { # assertion <client_id> <HS256|RS256> <audience>
+  node -e '
+    const crypto = require("crypto");
+    const [cid, alg, aud] = process.argv.slice(1);
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    let header = { alg, typ: "JWT" }, key;
+    if (alg === "RS256") {
+      const jwk = require("./private-key-client.jwk.json");
+      header.kid = jwk.kid;
+      key = crypto.createPrivateKey({ key: jwk, format: "jwk" });
+    }
+    const input = b64(header) + "." + b64({ iss: cid, sub: cid, aud, jti: crypto.randomUUID(), iat: now, exp: now + 60 });
+    const sig = alg === "HS256"
+      ? crypto.createHmac("sha256", "jwt-secret-client-secret-0123456789abcdef").update(input).digest("base64url")
+      : crypto.sign("sha256", Buffer.from(input), key).toString("base64url");
+    process.stdout.write(input + "." + sig);
+  ' "$1" "$2" "$3"
+}
+JWT_TYPE=urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+post cj -d grant_type=client_credentials -d client_id=jwt-secret-client -d "client_assertion_type=$JWT_TYPE" -d "client_assertion=$(assertion jwt-secret-client HS256 "$ISS/token")" "$ISS/token"
+check "jwt-secret-client (client_secret_jwt, aud=token endpoint) -> 200" [ "$cj_code" = 200 -a -n "$(jf "$cj_body" access_token)" ]
+post pk -d grant_type=password -d username=admin -d password=admin -d "client_assertion_type=$JWT_TYPE" -d "client_assertion=$(assertion private-key-client RS256 "$ISS")" "$ISS/token"
+check "private-key-client (private_key_jwt, aud=issuer) -> 200" [ "$pk_code" = 200 -a -n "$(jf "$pk_body" refresh_token)" ]
+
 # ---------------------------------------------------------------- introspection / revocation
 post bp -u basic-client:basic-secret -d grant_type=password -d username=admin -d password=admin "$ISS/token"
 B_AT="$(jf "$bp_body" access_token)"; B_RT="$(jf "$bp_body" refresh_token)"
@@ -252,5 +278,17 @@ if [[ $FAIL -gt 0 || -n "${SMOKE_VERBOSE:-}" ]]; then
 else
   echo "# server log (last 5 lines; SMOKE_VERBOSE=1 for all):"; tail -n 5 "$LOG" | sed 's/^/#   /'
 fi
+# ---------------------------------------------------------------- shutdown on SIGTERM
+TERMLOG="$WORK/term.log"
+coproc SRV2 { PORT=0 exec node server.mjs 2>"$TERMLOG"; }
+TERM_PID=$SRV2_PID
+if read -r -t 20 _ <&"${SRV2[0]}"; then
+  kill -TERM "$TERM_PID"
+  for _ in $(seq 1 50); do kill -0 "$TERM_PID" 2>/dev/null || break; sleep 0.1; done
+  check "server exits on SIGTERM" bash -c "! kill -0 $TERM_PID 2>/dev/null"
+else
+  bad "second server did not start"; kill -KILL "$TERM_PID" 2>/dev/null
+fi
+
 echo "$PASS passed, $FAIL failed"
 [[ $FAIL -eq 0 ]]

@@ -131,9 +131,11 @@ impl Grant {
     /// The scope to send: the grant's own, else the configured default for grants that take one
     /// (password and client credentials; a refresh keeps the original scope by sending none).
     pub(crate) fn effective_scope<'a>(&'a self, default: Option<&'a str>) -> Option<&'a str> {
-        self.scope
-            .as_deref()
-            .or(if self.takes_default_scope { default } else { None })
+        self.scope.as_deref().or(if self.takes_default_scope {
+            default
+        } else {
+            None
+        })
     }
 }
 

@@ -56,12 +56,10 @@ pub(crate) fn form_post(
     if let Some(value) = authorization {
         builder = builder.header(AUTHORIZATION, value);
     }
-    builder
-        .body(form.finish().into_bytes())
-        .map_err(|e| {
-            Error::Config(ConfigError::InvalidUrl {
-                what: "endpoint",
-                reason: e.to_string(),
-            })
+    builder.body(form.finish().into_bytes()).map_err(|e| {
+        Error::Config(ConfigError::InvalidUrl {
+            what: "endpoint",
+            reason: e.to_string(),
         })
+    })
 }

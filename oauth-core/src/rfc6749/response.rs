@@ -111,9 +111,10 @@ impl<'a> ResponseView<'a> {
 
     fn is_form(&self) -> bool {
         self.content_type.is_some_and(|c| {
-            c.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            c.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
         })
     }
 
@@ -137,9 +138,10 @@ impl<'a> ResponseView<'a> {
     pub(crate) fn decode_success<F: Fields>(&self) -> Result<F, Error> {
         match self.decode::<F>() {
             Some(mut fields) => {
-                if let Some(error) = fields.take_error().map_err(|name| {
-                    self.malformed(format!("{name} is not a string"))
-                })? {
+                if let Some(error) = fields
+                    .take_error()
+                    .map_err(|name| self.malformed(format!("{name} is not a string")))?
+                {
                     return Err(self.oauth_error(error).into());
                 }
                 if self.is_success() {
@@ -157,15 +159,13 @@ impl<'a> ResponseView<'a> {
     pub(crate) fn failure(&self) -> Error {
         if !self.is_success() {
             let challenge_error = self.www_authenticate.and_then(|header| {
-                parse_www_authenticate(header)
-                    .into_iter()
-                    .find_map(|c| {
-                        c.param("error").map(|error| ErrorFields {
-                            error: error.to_owned(),
-                            description: c.param("error_description").map(str::to_owned),
-                            uri: c.param("error_uri").map(str::to_owned),
-                        })
+                parse_www_authenticate(header).into_iter().find_map(|c| {
+                    c.param("error").map(|error| ErrorFields {
+                        error: error.to_owned(),
+                        description: c.param("error_description").map(str::to_owned),
+                        uri: c.param("error_uri").map(str::to_owned),
                     })
+                })
             });
             if let Some(error) = challenge_error {
                 return self.oauth_error(error).into();

@@ -65,10 +65,15 @@ struct Refetch {
 #[derive(Debug)]
 enum Renewal {
     Idle,
-    InFlight { id: u64, started_at: SystemTime },
+    InFlight {
+        id: u64,
+        started_at: SystemTime,
+    },
     /// The refresh token was refused with `invalid_grant`; it is not tried again until the
     /// token changes.
-    Rejected { error: OAuthError },
+    Rejected {
+        error: OAuthError,
+    },
 }
 
 /// Why an exchange was started.
@@ -131,6 +136,7 @@ impl Exchange {
 /// What to do before a resource request.
 #[derive(Debug)]
 #[must_use]
+#[non_exhaustive]
 pub enum Authorization {
     /// Sign the request with this token.
     Ready(Bearer),
@@ -148,6 +154,7 @@ pub enum Authorization {
 /// What to do after a resource response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum ResourceVerdict {
     /// Give the response to the caller.
     Accept,
@@ -243,7 +250,9 @@ impl TokenSession {
     /// When the current token becomes due for renewal (`expires_at` minus the clamped leeway).
     #[must_use]
     pub fn refresh_at(&self) -> Option<SystemTime> {
-        self.token.as_ref().and_then(|t| refresh_at(t, self.config.leeway))
+        self.token
+            .as_ref()
+            .and_then(|t| refresh_at(t, self.config.leeway))
     }
 
     /// Replaces the token (a persisted one, say). The session forgets how the old one was
@@ -302,7 +311,11 @@ impl TokenSession {
         let usable = stage == Stage::Due;
         let may_use_refresh_token = match &self.renewal {
             Renewal::InFlight { started_at, .. } if !abandoned(*started_at, now) => {
-                return if usable { self.ready() } else { Authorization::Wait };
+                return if usable {
+                    self.ready()
+                } else {
+                    Authorization::Wait
+                };
             }
             Renewal::Rejected { .. } => false,
             Renewal::InFlight { .. } | Renewal::Idle => true,
@@ -394,7 +407,10 @@ impl TokenSession {
         }
         let renewable = self.refetch.is_some()
             || (!matches!(self.renewal, Renewal::Rejected { .. })
-                && self.token.as_ref().is_some_and(|t| t.refresh_token().is_some()));
+                && self
+                    .token
+                    .as_ref()
+                    .is_some_and(|t| t.refresh_token().is_some()));
         if renewable {
             self.rejected_by_resource = true;
             ResourceVerdict::Replay
@@ -492,7 +508,9 @@ fn refresh_at(token: &Token, leeway: Duration) -> Option<SystemTime> {
     let expires_at = token.expires_at()?;
     let leeway = match token.issued_at() {
         Some(issued_at) => {
-            let lifetime = expires_at.duration_since(issued_at).unwrap_or(Duration::ZERO);
+            let lifetime = expires_at
+                .duration_since(issued_at)
+                .unwrap_or(Duration::ZERO);
             leeway.min(lifetime / 2)
         }
         None => leeway,

@@ -232,7 +232,10 @@ impl TokenFields {
                     ),
                 };
                 // A server's own absolute fields are kept as data, not trusted as our clock.
-                for (name, value) in [("expires_at", self.expires_at), ("issued_at", self.issued_at)] {
+                for (name, value) in [
+                    ("expires_at", self.expires_at),
+                    ("issued_at", self.issued_at),
+                ] {
                     if let Some(value) = value {
                         extra.insert(name.to_owned(), value);
                     }
@@ -240,8 +243,14 @@ impl TokenFields {
                 (Some(sent_at), expires_at)
             }
             None => (
-                self.issued_at.as_ref().map(|v| unix_time(v, "issued_at")).transpose()?,
-                self.expires_at.as_ref().map(|v| unix_time(v, "expires_at")).transpose()?,
+                self.issued_at
+                    .as_ref()
+                    .map(|v| unix_time(v, "issued_at"))
+                    .transpose()?,
+                self.expires_at
+                    .as_ref()
+                    .map(|v| unix_time(v, "expires_at"))
+                    .transpose()?,
             ),
         };
         if sent_at.is_none() {
@@ -267,7 +276,11 @@ impl TokenFields {
 pub(crate) fn seconds(value: &Value, name: &str) -> Result<Duration, String> {
     let parsed = match value {
         Value::Number(n) => n.as_u64().map(Ok).unwrap_or_else(|| {
-            n.as_f64().ok_or(()).and_then(|f| Duration::try_from_secs_f64(f).map(|d| d.as_secs()).map_err(|_| ()))
+            n.as_f64().ok_or(()).and_then(|f| {
+                Duration::try_from_secs_f64(f)
+                    .map(|d| d.as_secs())
+                    .map_err(|_| ())
+            })
         }),
         Value::String(s) => {
             let s = s.trim();
@@ -293,7 +306,9 @@ fn unix_time(value: &Value, name: &str) -> Result<SystemTime, String> {
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A map key that borrows from the input when it can.
@@ -331,7 +346,9 @@ impl<'de> Deserialize<'de> for TokenFields {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut fields = TokenFields::default();
-                while let Some(Key(key)) = map.next_key_seed(std::marker::PhantomData::<Key<'de>>)? {
+                while let Some(Key(key)) =
+                    map.next_key_seed(std::marker::PhantomData::<Key<'de>>)?
+                {
                     let value: Value = map.next_value()?;
                     fields.insert(key, value);
                 }
