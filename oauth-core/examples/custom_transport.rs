@@ -76,7 +76,7 @@ fn get(
                 run_exchange(server, clock, session, exchange)?;
             }
             // Single-threaded: nobody else can have an exchange in flight.
-            Authorization::Wait => unreachable!("no concurrent callers here"),
+            Authorization::Wait(_) => unreachable!("no concurrent callers here"),
             Authorization::Fail(error) => return Err(error),
             other => unreachable!("a variant this example does not know: {other:?}"),
         }

@@ -245,6 +245,10 @@ pub enum UsageError {
     /// flight; its answer was dropped. Use the session's current token.
     #[error("the token changed while this refresh was in flight; its answer was dropped")]
     Superseded,
+    /// The refresh this call waited for (started by another caller) got no answer from the
+    /// token endpoint; that caller has the transport error. Retry later.
+    #[error("the token refresh another caller started failed without an answer from the server")]
+    RenewalFailed,
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@
 //! Errors read like the server meant them: a refresh on a session Keycloak removed is
 //! `invalid_grant: Session not active`.
 
+mod builder;
 mod client;
 mod error;
 pub mod rfc6749;
@@ -67,7 +68,7 @@ pub use secret::{
     RefreshToken, SecretParam,
 };
 pub use session::{
-    Authorization, Exchange, ExchangeKind, ExchangeTicket, ResourceVerdict, TokenSession,
+    Authorization, Exchange, ExchangeKind, ExchangeTicket, Pending, ResourceVerdict, TokenSession,
     TokenUpdate, UpdateKind,
 };
 pub use token::Token;

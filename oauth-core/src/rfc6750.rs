@@ -1,6 +1,8 @@
 //! Bearer tokens (RFC 6750): presenting them (§2) and reading `WWW-Authenticate` challenges
 //! (§3, with the challenge grammar of RFC 9110 §11.6.1).
 
+use std::sync::Arc;
+
 use http::HeaderValue;
 
 use crate::client::BearerPlacement;
@@ -11,7 +13,7 @@ use crate::secret::AccessToken;
 /// `Debug` hides the token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Bearer {
-    pub(crate) token: AccessToken,
+    pub(crate) token: Arc<AccessToken>,
     pub(crate) header: HeaderValue,
     pub(crate) placement: BearerPlacement,
     pub(crate) generation: u64,
@@ -26,7 +28,7 @@ impl Bearer {
         let mut header = HeaderValue::try_from(format!("Bearer {}", token.secret())).ok()?;
         header.set_sensitive(true);
         Some(Self {
-            token: token.clone(),
+            token: Arc::new(token.clone()),
             header,
             placement,
             generation,

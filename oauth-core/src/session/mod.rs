@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`Authorization::Ready`] | sign the request with the [`Bearer`] and send it |
 //! | [`Authorization::Refresh`] / [`Authorization::Refetch`] | send the exchange's request, give the answer to [`TokenSession::handle_token_response`] (or report a transport failure to [`TokenSession::handle_exchange_failure`]), then poll again |
-//! | [`Authorization::Wait`] | another caller's exchange is in flight and the token cannot be used: wait until that caller has handled its answer, then poll again |
+//! | [`Authorization::Wait`] | another caller's exchange is in flight and the token cannot be used: wait until that caller has handled its answer, then call [`TokenSession::poll_pending`], which shares that exchange's error if it failed |
 //! | [`Authorization::Fail`] | return the error |
 //!
 //! After the resource answers, give its status and headers to
@@ -54,6 +54,10 @@ pub struct TokenSession {
     renewal: Renewal,
     next_exchange: u64,
     rejected_by_resource: bool,
+    /// The current token, ready to present: built once per token, cloned per request.
+    bearer: Option<Bearer>,
+    /// The last renewal that failed, so callers who waited for it get its error.
+    last_failure: Option<(u64, Error)>,
 }
 
 /// How to get a new token without a refresh token: the client-credentials grant and its scope.
@@ -144,11 +148,17 @@ pub enum Authorization {
     Refresh(Exchange),
     /// Fetch again first: send this client-credentials request.
     Refetch(Exchange),
-    /// Another exchange is in flight and the token is no longer usable: wait for it to end,
-    /// then poll again.
-    Wait,
+    /// Another caller's exchange is in flight and the token is no longer usable: wait for it
+    /// to end, then ask [`TokenSession::poll_pending`] with this value.
+    Wait(Pending),
     /// No request can be signed.
     Fail(Error),
+}
+
+/// An exchange another caller is running, that this caller waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    id: u64,
 }
 
 /// What to do after a resource response.
@@ -226,6 +236,8 @@ impl TokenSession {
             renewal: Renewal::Idle,
             next_exchange: 0,
             rejected_by_resource: false,
+            bearer: None,
+            last_failure: None,
         }
     }
 
@@ -310,11 +322,11 @@ impl TokenSession {
         }
         let usable = stage == Stage::Due;
         let may_use_refresh_token = match &self.renewal {
-            Renewal::InFlight { started_at, .. } if !abandoned(*started_at, now) => {
+            Renewal::InFlight { id, started_at } if !abandoned(*started_at, now) => {
                 return if usable {
                     self.ready()
                 } else {
-                    Authorization::Wait
+                    Authorization::Wait(Pending { id: *id })
                 };
             }
             Renewal::Rejected { .. } => false,
@@ -331,6 +343,23 @@ impl TokenSession {
                 _ => UsageError::TokenExpired.into(),
             }),
             Err(e) => Authorization::Fail(e),
+        }
+    }
+
+    /// Decides again after waiting for `pending`: still [`Authorization::Wait`] while it is in
+    /// flight; its error when it failed (every waiter shares the one failure instead of
+    /// retrying it); otherwise the same as [`poll_authorization`](Self::poll_authorization).
+    pub fn poll_pending(&mut self, pending: Pending, now: SystemTime) -> Authorization {
+        match &self.renewal {
+            Renewal::InFlight { id, started_at }
+                if *id == pending.id && !abandoned(*started_at, now) =>
+            {
+                Authorization::Wait(pending)
+            }
+            _ => match &self.last_failure {
+                Some((id, error)) if *id == pending.id => Authorization::Fail(error.clone()),
+                _ => self.poll_authorization(now),
+            },
         }
     }
 
@@ -353,18 +382,10 @@ impl TokenSession {
         self.end_exchange(ticket);
         let mut token = match parse_token_response(response, sent_at) {
             Ok(token) => token,
-            Err(Error::OAuth(error)) => {
-                if ticket.kind == ExchangeKind::Refresh
-                    && error.error() == "invalid_grant"
-                    && ticket.generation == self.generation
-                {
-                    self.renewal = Renewal::Rejected {
-                        error: error.clone(),
-                    };
-                }
-                return Err(error.into());
+            Err(error) => {
+                self.last_failure = Some((ticket.id, error.clone()));
+                return Err(self.refused(ticket, error));
             }
-            Err(e) => return Err(e),
         };
         let kind = match ticket.kind {
             ExchangeKind::Fetch => {
@@ -384,9 +405,27 @@ impl TokenSession {
     }
 
     /// Reports that an exchange got no answer (connection refused, timeout, cancelled). The
-    /// token stays; the next poll may start a new exchange.
+    /// token stays; callers waiting for it get [`UsageError::RenewalFailed`]; the next poll
+    /// after that may start a new exchange.
     pub fn handle_exchange_failure(&mut self, ticket: &ExchangeTicket) {
         self.end_exchange(ticket);
+        self.last_failure = Some((ticket.id, UsageError::RenewalFailed.into()));
+    }
+
+    /// Records what an error answer to a refresh means: `invalid_grant` kills the refresh
+    /// token for automatic renewal.
+    fn refused(&mut self, ticket: &ExchangeTicket, error: Error) -> Error {
+        if let Error::OAuth(oauth) = &error {
+            if ticket.kind == ExchangeKind::Refresh
+                && oauth.error() == "invalid_grant"
+                && ticket.generation == self.generation
+            {
+                self.renewal = Renewal::Rejected {
+                    error: oauth.clone(),
+                };
+            }
+        }
+        error
     }
 
     /// Reads a resource response signed with `bearer`. `replayed` says whether the request was
@@ -420,16 +459,20 @@ impl TokenSession {
     }
 
     fn ready(&self) -> Authorization {
-        let token = self.token.as_ref().map(Token::access_token);
-        match token.and_then(|t| Bearer::new(t, self.config.bearer_placement, self.generation)) {
-            Some(bearer) => Authorization::Ready(bearer),
+        match &self.bearer {
+            Some(bearer) => Authorization::Ready(bearer.clone()),
             None => Authorization::Fail(ConfigError::InvalidHeaderValue("access token").into()),
         }
     }
 
     fn replace(&mut self, token: Token, kind: UpdateKind) -> TokenUpdate {
-        let old = self.token.replace(token.clone());
         self.generation += 1;
+        self.bearer = Bearer::new(
+            token.access_token(),
+            self.config.bearer_placement,
+            self.generation,
+        );
+        let old = self.token.replace(token.clone());
         self.renewal = Renewal::Idle;
         self.rejected_by_resource = false;
         TokenUpdate {

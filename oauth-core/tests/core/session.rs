@@ -238,7 +238,7 @@ fn single_flight_old_token_inside_the_leeway_wait_after_expiry() {
     for _ in 0..1000 {
         assert!(matches!(
             session.poll_authorization(clock.now()),
-            Authorization::Wait
+            Authorization::Wait(_)
         ));
     }
     exchange(&mut server, &mut session, first, clock.now()).expect("refresh");
@@ -293,7 +293,7 @@ fn abandoned_exchange_is_replaced_after_the_timeout() {
     let lost = refresh(session.poll_authorization(clock.now()));
     assert!(matches!(
         session.poll_authorization(clock.now()),
-        Authorization::Wait
+        Authorization::Wait(_)
     ));
     clock.advance(EXCHANGE_TIMEOUT);
     let second = refresh(session.poll_authorization(clock.now()));
@@ -476,4 +476,54 @@ fn non_bearer_tokens_are_refused() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn waiters_share_the_outcome_of_the_refresh_they_waited_for() {
+    let mut server = ScriptedServer::new();
+    let mut clock = ManualClock::new();
+    let mut session = seeded(&mut server, 0, &clock);
+    clock.advance(Duration::from_secs(60));
+    let wait = |session: &mut TokenSession, now| match session.poll_authorization(now) {
+        Authorization::Wait(pending) => pending,
+        other => panic!("expected Wait, got {other:?}"),
+    };
+
+    // A refresh answered with an HTML 500: every waiter gets that error, nobody retries it.
+    let first = refresh(session.poll_authorization(clock.now()));
+    let pending = wait(&mut session, clock.now());
+    assert!(matches!(
+        session.poll_pending(pending, clock.now()),
+        Authorization::Wait(_)
+    ));
+    server.push_response(
+        http::Response::builder()
+            .status(500)
+            .body(b"<h1>down</h1>".to_vec())
+            .expect("response"),
+    );
+    let error = exchange(&mut server, &mut session, first, clock.now()).unwrap_err();
+    for _ in 0..3 {
+        match session.poll_pending(pending, clock.now()) {
+            Authorization::Fail(shared) => assert_eq!(shared, error),
+            other => panic!("expected the shared failure, got {other:?}"),
+        }
+    }
+    assert_eq!(server.token_requests("refresh_token"), 1);
+
+    // A refresh with no answer: waiters learn it failed.
+    let second = refresh(session.poll_authorization(clock.now()));
+    let pending = wait(&mut session, clock.now());
+    session.handle_exchange_failure(second.ticket());
+    match session.poll_pending(pending, clock.now()) {
+        Authorization::Fail(e) => assert_eq!(e, Error::Usage(UsageError::RenewalFailed)),
+        other => panic!("{other:?}"),
+    }
+
+    // A refresh that works: waiters get the new token.
+    let third = refresh(session.poll_authorization(clock.now()));
+    let pending = wait(&mut session, clock.now());
+    exchange(&mut server, &mut session, third, clock.now()).expect("refresh");
+    let fresh = bearer(session.poll_pending(pending, clock.now()));
+    assert_eq!(fresh.generation(), session.generation());
 }
