@@ -16,7 +16,8 @@ use crate::token::{Token, TokenFields};
 
 /// Parses a token response (RFC 6749 §5.1) into a [`Token`], or its error (§5.2).
 ///
-/// `sent_at` is when the request was *sent*: `expires_at = sent_at + expires_in`.
+/// `sent_at` is when the request was *sent*: `expires_at = sent_at + expires_in`, `sent_at`
+/// rounded down to the whole second (see [`Token`]).
 ///
 /// # Errors
 /// [`Error::OAuth`] when the body has an `error` member (on any status) or, without a body, the
@@ -84,25 +85,22 @@ impl Fields for Map<String, Value> {
 /// The parts of a response the parsers look at.
 pub(crate) struct ResponseView<'a> {
     status: StatusCode,
-    content_type: Option<&'a str>,
-    www_authenticate: Option<&'a str>,
+    headers: &'a http::HeaderMap,
     body: &'a [u8],
 }
 
 impl<'a> ResponseView<'a> {
     pub(crate) fn of<B: AsRef<[u8]>>(response: &'a Response<B>) -> Self {
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &http::HeaderValue| v.to_str().ok())
-        };
         Self {
             status: response.status(),
-            content_type: header(CONTENT_TYPE),
-            www_authenticate: header(WWW_AUTHENTICATE),
+            headers: response.headers(),
             body: response.body().as_ref(),
         }
+    }
+
+    // Headers are looked up only on the paths that need them: a JSON success reads none.
+    fn header(&self, name: http::header::HeaderName) -> Option<&'a str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     pub(crate) fn is_success(&self) -> bool {
@@ -110,7 +108,7 @@ impl<'a> ResponseView<'a> {
     }
 
     fn is_form(&self) -> bool {
-        self.content_type.is_some_and(|c| {
+        self.header(CONTENT_TYPE).is_some_and(|c| {
             c.split(';').next().is_some_and(|m| {
                 m.trim()
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
@@ -158,7 +156,7 @@ impl<'a> ResponseView<'a> {
     /// (RFC 6750 §3) when it has one, else an unexpected response.
     pub(crate) fn failure(&self) -> Error {
         if !self.is_success() {
-            let challenge_error = self.www_authenticate.and_then(|header| {
+            let challenge_error = self.header(WWW_AUTHENTICATE).and_then(|header| {
                 parse_www_authenticate(header).into_iter().find_map(|c| {
                     c.param("error").map(|error| ErrorFields {
                         error: error.to_owned(),
@@ -173,7 +171,7 @@ impl<'a> ResponseView<'a> {
         }
         ResponseError::Unexpected {
             status: self.status,
-            content_type: self.content_type.map(str::to_owned),
+            content_type: self.header(CONTENT_TYPE).map(str::to_owned),
             body_excerpt: excerpt(self.body),
         }
         .into()
@@ -185,7 +183,7 @@ impl<'a> ResponseView<'a> {
             error_description: fields.description,
             error_uri: fields.uri,
             status: Some(self.status),
-            www_authenticate: self.www_authenticate.map(str::to_owned),
+            www_authenticate: self.header(WWW_AUTHENTICATE).map(str::to_owned),
         }
     }
 

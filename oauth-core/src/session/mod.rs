@@ -30,6 +30,9 @@
 //!
 //! A token is due `leeway` before `expires_at`, with the leeway clamped to half the token's
 //! lifetime (see [`ClientConfig::leeway`]): a 60 s token with a 60 s leeway is due after 30 s.
+//! Whatever the leeway, a token is not sent in its last [`TRANSIT_MARGIN`] (at most a tenth of
+//! its lifetime): a request signed then could reach the resource after the token died. So with
+//! a leeway of 0 a 60 s token is refreshed after 59 s, and no request meets a 401 at the edge.
 
 use std::time::{Duration, SystemTime};
 
@@ -259,7 +262,8 @@ impl TokenSession {
         self.generation
     }
 
-    /// When the current token becomes due for renewal (`expires_at` minus the clamped leeway).
+    /// When the current token becomes due for renewal (`expires_at` minus the clamped leeway,
+    /// and at the latest [`TRANSIT_MARGIN`] before it expires).
     #[must_use]
     pub fn refresh_at(&self) -> Option<SystemTime> {
         self.token
@@ -546,7 +550,28 @@ fn abandoned(started_at: SystemTime, now: SystemTime) -> bool {
         .is_ok_and(|elapsed| elapsed >= EXCHANGE_TIMEOUT)
 }
 
-/// `expires_at` minus the leeway, the leeway clamped to half the lifetime when it is known.
+/// The most of a token's life kept back for the trip of the last request signed with it.
+pub const TRANSIT_MARGIN: Duration = Duration::from_secs(1);
+
+/// When a token stops being sent: `expires_at` minus a transit margin of
+/// [`TRANSIT_MARGIN`], at most a tenth of the lifetime. A request signed in the very last
+/// moment would reach the resource server after the token expired and earn a 401.
+fn usable_until(token: &Token) -> Option<SystemTime> {
+    let expires_at = token.expires_at()?;
+    let margin = match token.issued_at() {
+        Some(issued_at) => TRANSIT_MARGIN.min(
+            expires_at
+                .duration_since(issued_at)
+                .unwrap_or(Duration::ZERO)
+                / 10,
+        ),
+        None => TRANSIT_MARGIN,
+    };
+    Some(expires_at.checked_sub(margin).unwrap_or(expires_at))
+}
+
+/// `expires_at` minus the leeway, the leeway clamped to half the lifetime when it is known, and
+/// never later than [`usable_until`].
 fn refresh_at(token: &Token, leeway: Duration) -> Option<SystemTime> {
     let expires_at = token.expires_at()?;
     let leeway = match token.issued_at() {
@@ -558,15 +583,16 @@ fn refresh_at(token: &Token, leeway: Duration) -> Option<SystemTime> {
         }
         None => leeway,
     };
-    Some(expires_at.checked_sub(leeway).unwrap_or(expires_at))
+    let by_leeway = expires_at.checked_sub(leeway).unwrap_or(expires_at);
+    usable_until(token).map(|until| by_leeway.min(until))
 }
 
 fn stage(token: &Token, leeway: Duration, now: SystemTime) -> Stage {
-    match (refresh_at(token, leeway), token.expires_at()) {
-        (Some(refresh_at), Some(expires_at)) => {
+    match (refresh_at(token, leeway), usable_until(token)) {
+        (Some(refresh_at), Some(usable_until)) => {
             if now < refresh_at {
                 Stage::Fresh
-            } else if now < expires_at {
+            } else if now < usable_until {
                 Stage::Due
             } else {
                 Stage::Expired

@@ -1,8 +1,12 @@
 //! The token a session holds (RFC 6749 §5.1), with absolute times and every extra field kept.
 //!
 //! A token is parsed from a server response by [`parse_token_response`](crate::parse_token_response),
-//! which needs the time the request was *sent*: `expires_at = sent_at + expires_in`, so network
-//! delay can only make the client think the token dies earlier than it does, never later.
+//! which needs the time the request was *sent*: `expires_at = sent_at + expires_in`, with
+//! `sent_at` rounded down to the whole second. Counting from the sending (not the arrival)
+//! keeps network delay from stretching the token's life; the rounding covers servers that count
+//! lifetimes in whole seconds from a truncated `iat` (oidc-provider, every JWT `exp`), which
+//! would otherwise expire the token up to a second before the client expects. With clocks in
+//! step, the client never believes a token lives longer than the server does.
 //!
 //! `Serialize`/`Deserialize` give a flat JSON object for persistence, close to what Authlib
 //! stores: `access_token`, `token_type`, `expires_at` and `issued_at` (whole Unix seconds,
@@ -213,7 +217,7 @@ impl TokenFields {
             return Err(format!("{name} is not a string"));
         }
         let access_token = match self.access_token {
-            Some(t) if t.bytes().any(|b| !b.is_ascii_graphic()) => {
+            Some(t) if !is_header_safe(&t) => {
                 return Err("access_token has characters that cannot be sent in a header".into());
             }
             Some(t) if !t.is_empty() => AccessToken::new(t),
@@ -221,7 +225,7 @@ impl TokenFields {
             None => return Err("missing access_token".into()),
         };
         let mut extra = self.extra;
-        let (issued_at, expires_at) = match sent_at {
+        let (issued_at, expires_at) = match sent_at.map(whole_second) {
             Some(sent_at) => {
                 let expires_at = match self.expires_in.as_ref() {
                     None | Some(Value::Null) => None,
@@ -272,6 +276,14 @@ impl TokenFields {
     }
 }
 
+/// Visible ASCII only (what a header value and RFC 6750's b64token allow), checked without
+/// branching per byte so long JWTs cost little.
+fn is_header_safe(token: &str) -> bool {
+    token
+        .bytes()
+        .fold(true, |ok, b| ok & (b.wrapping_sub(0x21) < 0x5e))
+}
+
 /// A non-negative number of seconds: a JSON number or a numeric string.
 pub(crate) fn seconds(value: &Value, name: &str) -> Result<Duration, String> {
     let parsed = match value {
@@ -297,6 +309,14 @@ pub(crate) fn seconds(value: &Value, name: &str) -> Result<Duration, String> {
     parsed
         .map(Duration::from_secs)
         .map_err(|()| format!("{name} is not a non-negative number of seconds"))
+}
+
+/// `time` rounded down to the whole second (times before 1970 are left as they are).
+fn whole_second(time: SystemTime) -> SystemTime {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => UNIX_EPOCH + Duration::from_secs(since.as_secs()),
+        Err(_) => time,
+    }
 }
 
 fn unix_time(value: &Value, name: &str) -> Result<SystemTime, String> {

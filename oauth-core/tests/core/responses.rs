@@ -344,3 +344,23 @@ fn revocation_accepts_an_empty_200_and_reports_errors() {
         Error::Response(ResponseError::Unexpected { .. })
     ));
 }
+
+#[test]
+fn lifetime_counts_from_the_whole_second_the_request_was_sent() {
+    // A server that truncates `iat` to whole seconds expires the token at floor(now) + ttl.
+    let late_in_the_second = sent_at() + Duration::from_millis(999);
+    let token = parse_token_response(
+        &response(
+            200,
+            None,
+            br#"{"access_token":"a","token_type":"Bearer","expires_in":5}"#,
+        ),
+        late_in_the_second,
+    )
+    .expect("token");
+    assert_eq!(
+        token.expires_at(),
+        Some(UNIX_EPOCH + Duration::from_secs(1_771_834_675))
+    );
+    assert_eq!(token.issued_at(), Some(sent_at()));
+}

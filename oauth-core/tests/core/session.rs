@@ -56,15 +56,17 @@ fn invalid_token() -> HeaderMap {
     headers
 }
 
-/// (lifetime ms, leeway s, expected refresh moment in ms after issue)
+/// (lifetime ms, leeway s, expected refresh moment in ms after issue): the leeway clamped to
+/// half the lifetime, and never later than the transit margin (1 s, at most a tenth of the
+/// lifetime) before expiry.
 const REFRESH_TABLE: &[(u64, u64, u64)] = &[
-    (5_000, 0, 5_000),
+    (5_000, 0, 4_500),
     (5_000, 2, 3_000),
     (5_000, 60, 2_500),
-    (60_000, 0, 60_000),
+    (60_000, 0, 59_000),
     (60_000, 2, 58_000),
     (60_000, 60, 30_000),
-    (3_600_000, 0, 3_600_000),
+    (3_600_000, 0, 3_599_000),
     (3_600_000, 2, 3_598_000),
     (3_600_000, 60, 3_540_000),
 ];
