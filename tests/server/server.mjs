@@ -15,7 +15,9 @@ import { readFileSync } from 'node:fs';
 
 import Provider, { errors } from 'oidc-provider';
 
-import TestAdapter, { purgeGrant, sessionsForGrant, destroySession } from './adapter.mjs';
+import TestAdapter, {
+  purgeGrant, sessionsForGrant, destroySession, keysForGrant,
+} from './adapter.mjs';
 
 const HOST = '127.0.0.1';
 const PORT = Number.parseInt(process.env.PORT ?? '0', 10) || 0;
@@ -70,6 +72,11 @@ function freshStats() {
   };
 }
 let stats = freshStats();
+
+// Refresh tokens whose session an administrator removed: refreshing one fails the way
+// Keycloak words it, `invalid_grant: Session not active` (oidc-provider's own text is the
+// generic "grant request is invalid").
+const removedRefreshTokens = new Set();
 
 // --------------------------------------------------------------------------
 // Accounts.
@@ -252,6 +259,11 @@ function buildProvider(issuer) {
       stats.token[gt] = (stats.token[gt] ?? 0) + 1;
 
       const body = ctx.body;
+      let presented = ctx.oidc?.params?.refresh_token ?? ctx.oidc?.body?.refresh_token;
+      if (Array.isArray(presented)) [presented] = presented;
+      if (gt === 'refresh_token' && body?.error === 'invalid_grant' && removedRefreshTokens.has(presented)) {
+        ctx.body = { ...body, error_description: 'Session not active' };
+      }
       if (ctx.status === 200 && body && typeof body === 'object' && body.access_token && !body.session_state) {
         const grantId = ctx.oidc.entities?.Grant?.jti ?? ctx.oidc.entities?.AccessToken?.grantId;
         if (grantId) ctx.body = { ...body, session_state: grantId };
@@ -509,6 +521,9 @@ async function handleDevice(provider, req, res, approve) {
 }
 
 async function handleDeleteSession(provider, res, grantId) {
+  for (const key of keysForGrant(grantId)) {
+    if (key.startsWith('RefreshToken:')) removedRefreshTokens.add(key.slice('RefreshToken:'.length));
+  }
   for (const sid of sessionsForGrant(grantId)) destroySession(sid);
   // Tokens/codes of every kind bound to the grant, then the grant itself.
   await Promise.all([

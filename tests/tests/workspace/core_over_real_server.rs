@@ -144,7 +144,7 @@ fn seed_scenario_runs_on_the_core_alone() {
     assert_eq!(lines.len(), SEED_STEPS.len());
     assert_eq!(
         lines[5],
-        "refresh failed: invalid_grant: grant request is invalid"
+        "refresh failed: invalid_grant: Session not active"
     );
 }
 
