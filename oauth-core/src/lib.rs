@@ -71,7 +71,7 @@ pub use session::{
     Authorization, Exchange, ExchangeKind, ExchangeTicket, Pending, ResourceVerdict, TokenSession,
     TokenUpdate, UpdateKind,
 };
-pub use token::Token;
+pub use token::{ExtraFields, Token};
 
 pub use http;
 pub use url;

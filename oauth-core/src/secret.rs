@@ -14,12 +14,12 @@ macro_rules! secret_string {
         $(#[$doc])*
         #[derive(PartialEq, Eq, Serialize, Deserialize $(, $derive)*)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Box<str>);
 
         impl $name {
             /// Wraps a secret value.
             pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
+                Self(value.into().into_boxed_str())
             }
 
             /// The secret value itself.
@@ -45,13 +45,13 @@ macro_rules! secret_string {
 
         impl From<String> for $name {
             fn from(value: String) -> Self {
-                Self(value)
+                Self(value.into_boxed_str())
             }
         }
 
         impl From<&str> for $name {
             fn from(value: &str) -> Self {
-                Self(value.to_owned())
+                Self(Box::from(value))
             }
         }
     };

@@ -76,7 +76,7 @@ impl RequestBuilder {
     /// A core error (no usable token, a refused refresh such as `invalid_grant: Session not
     /// active`) or a transport error. HTTP error statuses are responses, not errors.
     pub fn call(self) -> Result<Response<ureq::Body>, Error> {
-        self.execute(Vec::new())
+        self.execute(None)
     }
 
     /// Sends the request with this body.
@@ -84,7 +84,7 @@ impl RequestBuilder {
     /// # Errors
     /// As [`call`](Self::call).
     pub fn send(self, body: impl Into<Vec<u8>>) -> Result<Response<ureq::Body>, Error> {
-        self.execute(body.into())
+        self.execute(Some(body.into()))
     }
 
     /// Sends `value` as JSON (`Content-Type: application/json`).
@@ -93,7 +93,7 @@ impl RequestBuilder {
     /// [`Error::Json`] when `value` does not serialise, else as [`call`](Self::call).
     pub fn send_json(self, value: &impl Serialize) -> Result<Response<ureq::Body>, Error> {
         let body = serde_json::to_vec(value)?;
-        self.content_type("application/json").execute(body)
+        self.content_type("application/json").execute(Some(body))
     }
 
     /// Sends form-encoded pairs (`Content-Type: application/x-www-form-urlencoded`).
@@ -108,7 +108,7 @@ impl RequestBuilder {
             .extend_pairs(pairs)
             .finish();
         self.content_type(oauth_core::rfc6749::FORM_CONTENT_TYPE)
-            .execute(body.into_bytes())
+            .execute(Some(body.into_bytes()))
     }
 
     fn content_type(mut self, value: &'static str) -> Self {
@@ -117,39 +117,62 @@ impl RequestBuilder {
         self
     }
 
-    fn execute(self, body: Vec<u8>) -> Result<Response<ureq::Body>, Error> {
-        if let Some(error) = self.invalid_header {
+    fn execute(self, body: Option<Vec<u8>>) -> Result<Response<ureq::Body>, Error> {
+        let Self {
+            session,
+            method,
+            url,
+            headers,
+            timeout,
+            invalid_header,
+        } = self;
+        if let Some(error) = invalid_header {
             return Err(error);
         }
-        let url = self.url?;
-        self.session.check_transport_security(&url)?;
-        let agent = self.session.agent();
+        let url = url?;
+        session.check_transport_security(&url)?;
         let mut replayed = false;
         loop {
-            let bearer = self.session.authorize()?;
+            let bearer = session.authorize()?;
             let mut request = Request::builder()
-                .method(self.method.clone())
+                .method(method.clone())
                 .uri(url.as_str())
-                .body(body.clone())
+                .body(body.clone().unwrap_or_default())
                 .map_err(|e: http::Error| {
                     Error::from(oauth_core::ConfigError::InvalidUrl {
                         what: "request",
                         reason: e.to_string(),
                     })
                 })?;
-            for (name, value) in &self.headers {
+            for (name, value) in &headers {
                 request.headers_mut().append(name.clone(), value.clone());
             }
             bearer.authorize(&mut request);
-            let mut config = agent.configure_request(request).http_status_as_error(false);
-            if let Some(timeout) = self.timeout {
-                config = config.timeout_global(Some(timeout));
-            }
-            let response = agent.run(config.build())?;
-            if !self.session.needs_replay(&bearer, replayed, &response) {
+            let response = match (&body, request.body().is_empty()) {
+                // No body at all: no `Content-Length: 0` either, as with ureq's own `call()`.
+                (None, true) => run(&session, timeout, request.map(|_| ()))?,
+                _ => run(&session, timeout, request)?,
+            };
+            if !session.needs_replay(&bearer, replayed, &response) {
                 return Ok(response);
             }
             replayed = true;
         }
     }
+}
+
+fn run<B: ureq::AsSendBody>(
+    session: &OAuth2Session,
+    timeout: Option<Duration>,
+    request: Request<B>,
+) -> Result<Response<ureq::Body>, Error> {
+    let agent = session.agent();
+    if timeout.is_none() && session.statuses_are_responses() {
+        return Ok(agent.run(request)?);
+    }
+    let mut config = agent.configure_request(request).http_status_as_error(false);
+    if let Some(timeout) = timeout {
+        config = config.timeout_global(Some(timeout));
+    }
+    Ok(agent.run(config.build())?)
 }

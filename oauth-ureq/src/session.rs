@@ -34,6 +34,12 @@ pub struct OAuth2Session {
 
 struct Shared {
     agent: ureq::Agent,
+    /// Whether the agent already reads error statuses as responses; if not, each request
+    /// overrides it (a per-request configuration costs a copy of the agent's).
+    statuses_are_responses: bool,
+    /// A copy of the session's configuration, which never changes after `build`, read without
+    /// the state lock.
+    config: ClientConfig,
     state: Mutex<TokenSession>,
     exchange_ended: Condvar,
     on_update: Option<Box<UpdateHook>>,
@@ -107,7 +113,8 @@ impl SessionBuilder {
     /// # Errors
     /// The first configuration error met by the setters (an invalid endpoint URL, say).
     pub fn build(self) -> Result<OAuth2Session, Error> {
-        let mut state = TokenSession::new(self.config?);
+        let config = self.config?;
+        let mut state = TokenSession::new(config.clone());
         if let Some(token) = self.token {
             let _ = state.set_token(token);
         }
@@ -120,6 +127,8 @@ impl SessionBuilder {
         });
         Ok(OAuth2Session {
             shared: Arc::new(Shared {
+                statuses_are_responses: !agent.config().http_status_as_error(),
+                config,
                 agent,
                 state: Mutex::new(state),
                 exchange_ended: Condvar::new(),
@@ -171,7 +180,7 @@ impl OAuth2Session {
     /// # Errors
     /// The server's OAuth error, an unexpected response, or a transport error.
     pub fn revoke_token(&self, token: TokenRef<'_>) -> Result<(), Error> {
-        let request = revocation_request(self.lock().config(), token)?;
+        let request = revocation_request(&self.shared.config, token)?;
         let response = self.call_endpoint(request)?;
         Ok(parse_revocation_response(&response)?)
     }
@@ -181,7 +190,7 @@ impl OAuth2Session {
     /// # Errors
     /// The server's OAuth error, an unexpected response, or a transport error.
     pub fn introspect_token(&self, token: TokenRef<'_>) -> Result<Introspection, Error> {
-        let request = introspection_request(self.lock().config(), token)?;
+        let request = introspection_request(&self.shared.config, token)?;
         let response = self.call_endpoint(request)?;
         Ok(parse_introspection_response(&response)?)
     }
@@ -294,7 +303,12 @@ impl OAuth2Session {
     }
 
     pub(crate) fn check_transport_security(&self, url: &oauth_core::url::Url) -> Result<(), Error> {
-        Ok(self.lock().config().check_transport_security(url)?)
+        Ok(self.shared.config.check_transport_security(url)?)
+    }
+
+    /// Whether requests must override the agent's `http_status_as_error`.
+    pub(crate) fn statuses_are_responses(&self) -> bool {
+        self.shared.statuses_are_responses
     }
 
     /// Sends a token exchange and applies its answer; waiters are woken whatever happens,

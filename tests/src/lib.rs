@@ -36,6 +36,7 @@
 //! # Ok::<(), oauth_tests::HarnessError>(())
 //! ```
 
+pub mod bench;
 mod error;
 pub mod fault;
 pub mod http1;

@@ -28,14 +28,26 @@ pub fn parse_token_response<B: AsRef<[u8]>>(
     sent_at: SystemTime,
 ) -> Result<Token, Error> {
     let view = ResponseView::of(response);
-    let fields: TokenFields = view.decode_success()?;
+    // Filled in place: the field collector is large and is never moved.
+    let mut fields = TokenFields::default();
+    view.decode_success_into(&mut fields)?;
     fields
-        .into_token(Some(sent_at))
+        .take_token(Some(sent_at))
         .map_err(|reason| view.malformed(reason).into())
 }
 
 /// What a body decodes into: a typed field collector, or a plain JSON map.
 pub(crate) trait Fields: DeserializeOwned + Default {
+    /// Fills `self` from a JSON object; false when the body is not one.
+    fn fill_from_json(&mut self, body: &[u8]) -> bool {
+        match serde_json::from_slice(body) {
+            Ok(parsed) => {
+                *self = parsed;
+                true
+            }
+            Err(_) => false,
+        }
+    }
     fn insert_pair(&mut self, key: Cow<'_, str>, value: Value);
     fn take_error(&mut self) -> Result<Option<ErrorFields>, &'static str>;
 }
@@ -47,6 +59,10 @@ pub(crate) struct ErrorFields {
 }
 
 impl Fields for TokenFields {
+    fn fill_from_json(&mut self, body: &[u8]) -> bool {
+        self.fill_from_json(body)
+    }
+
     fn insert_pair(&mut self, key: Cow<'_, str>, value: Value) {
         self.insert(key, value);
     }
@@ -116,40 +132,46 @@ impl<'a> ResponseView<'a> {
         })
     }
 
-    /// Decodes a JSON object (whatever the content type) or a form body (when labelled so).
-    pub(crate) fn decode<F: Fields>(&self) -> Option<F> {
-        if let Ok(fields) = serde_json::from_slice::<F>(self.body) {
-            return Some(fields);
+    /// Decodes a JSON object (whatever the content type) or a form body (when labelled so)
+    /// into `fields`; false when the body is neither.
+    fn decode_into<F: Fields>(&self, fields: &mut F) -> bool {
+        if fields.fill_from_json(self.body) {
+            return true;
         }
         if self.is_form() {
-            let mut fields = F::default();
+            *fields = F::default();
             for (key, value) in url::form_urlencoded::parse(self.body) {
                 fields.insert_pair(key, Value::String(value.into_owned()));
             }
-            return Some(fields);
+            return true;
         }
-        None
+        false
     }
 
-    /// Decodes a success body, turning OAuth errors (any status) and everything that is not a
-    /// 2xx with a decodable body into errors.
-    pub(crate) fn decode_success<F: Fields>(&self) -> Result<F, Error> {
-        match self.decode::<F>() {
-            Some(mut fields) => {
-                if let Some(error) = fields
-                    .take_error()
-                    .map_err(|name| self.malformed(format!("{name} is not a string")))?
-                {
-                    return Err(self.oauth_error(error).into());
-                }
-                if self.is_success() {
-                    Ok(fields)
-                } else {
-                    Err(self.failure())
-                }
-            }
-            None => Err(self.failure()),
+    /// Decodes a success body into `fields`, turning OAuth errors (any status) and everything
+    /// that is not a 2xx with a decodable body into errors.
+    pub(crate) fn decode_success_into<F: Fields>(&self, fields: &mut F) -> Result<(), Error> {
+        if !self.decode_into(fields) {
+            return Err(self.failure());
         }
+        if let Some(error) = fields
+            .take_error()
+            .map_err(|name| self.malformed(format!("{name} is not a string")))?
+        {
+            return Err(self.oauth_error(error).into());
+        }
+        if self.is_success() {
+            Ok(())
+        } else {
+            Err(self.failure())
+        }
+    }
+
+    /// [`decode_success_into`](Self::decode_success_into) for small collectors.
+    pub(crate) fn decode_success<F: Fields>(&self) -> Result<F, Error> {
+        let mut fields = F::default();
+        self.decode_success_into(&mut fields)?;
+        Ok(fields)
     }
 
     /// A response without a usable body: an OAuth error from the `WWW-Authenticate` challenge

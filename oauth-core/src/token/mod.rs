@@ -14,12 +14,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 
@@ -27,13 +29,174 @@ use crate::secret::{AccessToken, IdToken, RefreshToken};
 #[derive(Clone, PartialEq)]
 pub struct Token {
     access_token: AccessToken,
-    token_type: String,
+    token_type: TokenType,
     issued_at: Option<SystemTime>,
     expires_at: Option<SystemTime>,
     refresh_token: Option<RefreshToken>,
-    scope: Option<String>,
+    scope: Option<Box<str>>,
     id_token: Option<IdToken>,
-    extra: Map<String, Value>,
+    extra: ExtraFields,
+}
+
+/// `Bearer` in any spelling, without an allocation, or what else the server said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TokenType {
+    Bearer,
+    Other(Box<str>),
+}
+
+impl TokenType {
+    fn parse(value: &str) -> Self {
+        if value.eq_ignore_ascii_case("bearer") {
+            Self::Bearer
+        } else {
+            Self::Other(value.into())
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Bearer => "Bearer",
+            Self::Other(other) => other,
+        }
+    }
+}
+
+/// The members of a token response that [`Token`] does not type (`session_state`,
+/// `refresh_expires_in`, …), in the order the server sent them.
+///
+/// They are kept as the JSON text the server sent and turned into values on first access:
+/// most callers never look at them, and copying text costs one allocation where a map of
+/// values costs one per member. When a name repeats, the last one counts, as in JSON parsers.
+#[derive(Clone, Default)]
+pub struct ExtraFields(Option<Box<ExtraData>>);
+
+#[derive(Clone, Default)]
+struct ExtraData {
+    /// `"name":value` members joined by commas, without the braces.
+    members: String,
+    parsed: OnceLock<Vec<(String, Value)>>,
+}
+
+impl ExtraFields {
+    /// The value of `name`, if the server sent it.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.entries()
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// How many members there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The members, in the server's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries().iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    fn entries(&self) -> &[(String, Value)] {
+        match &self.0 {
+            None => &[],
+            Some(data) => data.parsed.get_or_init(|| {
+                let object = format!("{{{}}}", data.members);
+                serde_json::from_str::<Members>(&object)
+                    .map(|m| m.0)
+                    .unwrap_or_default()
+            }),
+        }
+    }
+
+    /// Appends a member whose value is already JSON text. `name_is_plain` says the name is
+    /// known to need no escaping (it was read unescaped from JSON text).
+    fn push_raw(&mut self, name: &str, name_is_plain: bool, json: &str) {
+        let data = self.0.get_or_insert_with(|| {
+            Box::new(ExtraData {
+                // Room for a few members, so growing is rare.
+                members: String::with_capacity(128),
+                parsed: OnceLock::new(),
+            })
+        });
+        let members = &mut data.members;
+        if !members.is_empty() {
+            members.push(',');
+        }
+        if name_is_plain
+            || name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
+            members.push('"');
+            members.push_str(name);
+            members.push('"');
+        } else {
+            members.push_str(&Value::from(name).to_string());
+        }
+        members.push(':');
+        members.push_str(json);
+        data.parsed = OnceLock::new();
+    }
+
+    fn push(&mut self, name: &str, value: &Value) {
+        self.push_raw(name, false, &value.to_string());
+    }
+}
+
+impl PartialEq for ExtraFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries() == other.entries()
+    }
+}
+
+impl std::ops::Index<&str> for ExtraFields {
+    type Output = Value;
+
+    /// The value of `name`, or `Value::Null` when absent (never panics).
+    fn index(&self, name: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(name).unwrap_or(&NULL)
+    }
+}
+
+impl fmt::Debug for ExtraFields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The values are the server's and may be sensitive: names only.
+        f.debug_list().entries(self.iter().map(|(n, _)| n)).finish()
+    }
+}
+
+/// A JSON object read into an ordered list, duplicates kept.
+struct Members(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    members.push(entry);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
 }
 
 impl Token {
@@ -41,13 +204,13 @@ impl Token {
     pub fn bearer(access_token: impl Into<AccessToken>) -> Self {
         Self {
             access_token: access_token.into(),
-            token_type: "Bearer".to_owned(),
+            token_type: TokenType::Bearer,
             issued_at: None,
             expires_at: None,
             refresh_token: None,
             scope: None,
             id_token: None,
-            extra: Map::new(),
+            extra: ExtraFields::default(),
         }
     }
 
@@ -69,7 +232,7 @@ impl Token {
     /// Sets the scope.
     #[must_use]
     pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
+        self.scope = Some(scope.into().into_boxed_str());
         self
     }
 
@@ -79,16 +242,17 @@ impl Token {
         &self.access_token
     }
 
-    /// The token type as the server spelled it.
+    /// The token type: `Bearer` whatever the server's spelling of it (RFC 6749 §5.1 compares
+    /// it case-insensitively), else as the server sent it.
     #[must_use]
     pub fn token_type(&self) -> &str {
-        &self.token_type
+        self.token_type.as_str()
     }
 
     /// Whether the token type is `Bearer`, compared case-insensitively (RFC 6749 §5.1).
     #[must_use]
     pub fn is_bearer(&self) -> bool {
-        self.token_type.eq_ignore_ascii_case("bearer")
+        self.token_type == TokenType::Bearer
     }
 
     /// When the token request was sent, if known.
@@ -131,7 +295,7 @@ impl Token {
 
     /// Every other member of the token response (`session_state`, `refresh_expires_in`, …).
     #[must_use]
-    pub fn extra(&self) -> &Map<String, Value> {
+    pub fn extra(&self) -> &ExtraFields {
         &self.extra
     }
 
@@ -152,13 +316,13 @@ impl fmt::Debug for Token {
         // Extra values are the server's and may be sensitive: show their names only.
         f.debug_struct("Token")
             .field("access_token", &self.access_token)
-            .field("token_type", &self.token_type)
+            .field("token_type", &self.token_type())
             .field("issued_at", &self.issued_at)
             .field("expires_at", &self.expires_at)
             .field("refresh_token", &self.refresh_token)
             .field("scope", &self.scope)
             .field("id_token", &self.id_token)
-            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .field("extra", &self.extra)
             .finish()
     }
 }
@@ -168,7 +332,7 @@ impl fmt::Debug for Token {
 #[derive(Default)]
 pub(crate) struct TokenFields {
     access_token: Option<String>,
-    token_type: Option<String>,
+    token_type: Option<TokenType>,
     expires_in: Option<Value>,
     expires_at: Option<Value>,
     issued_at: Option<Value>,
@@ -178,45 +342,91 @@ pub(crate) struct TokenFields {
     pub(crate) error: Option<String>,
     pub(crate) error_description: Option<String>,
     pub(crate) error_uri: Option<String>,
-    extra: Map<String, Value>,
+    extra: ExtraFields,
     wrong_type: Option<&'static str>,
 }
 
+/// How a map of token fields is read: straight from JSON text (unknown members are copied as
+/// text, no value built), or from any serde deserializer (unknown members become values).
+struct FieldsVisitor<'a> {
+    raw_extras: bool,
+    /// Where to collect; `None` collects into a new value that is returned.
+    fields: Option<&'a mut TokenFields>,
+}
+
 impl TokenFields {
+    /// Takes one member given as a value (form bodies, persisted tokens).
     pub(crate) fn insert(&mut self, key: Cow<'_, str>, value: Value) {
-        let (slot, name): (&mut Option<String>, &'static str) = match key.as_ref() {
-            "access_token" => (&mut self.access_token, "access_token"),
-            "token_type" => (&mut self.token_type, "token_type"),
-            "refresh_token" => (&mut self.refresh_token, "refresh_token"),
-            "scope" => (&mut self.scope, "scope"),
-            "id_token" => (&mut self.id_token, "id_token"),
-            "error" => (&mut self.error, "error"),
-            "error_description" => (&mut self.error_description, "error_description"),
-            "error_uri" => (&mut self.error_uri, "error_uri"),
-            "expires_in" => return self.expires_in = Some(value),
-            "expires_at" => return self.expires_at = Some(value),
-            "issued_at" => return self.issued_at = Some(value),
-            _ => {
-                self.extra.insert(key.into_owned(), value);
+        match key.as_ref() {
+            "expires_in" => self.expires_in = Some(value),
+            "expires_at" => self.expires_at = Some(value),
+            "issued_at" => self.issued_at = Some(value),
+            name if Self::is_text(name) => {
+                let text = match value {
+                    Value::String(s) => Text::Str(Cow::Owned(s)),
+                    Value::Null => Text::Null,
+                    _ => Text::Other,
+                };
+                self.set_text(name, text);
+            }
+            name => self.extra.push(name, &value),
+        }
+    }
+
+    fn is_text(name: &str) -> bool {
+        matches!(
+            name,
+            "access_token"
+                | "token_type"
+                | "refresh_token"
+                | "scope"
+                | "id_token"
+                | "error"
+                | "error_description"
+                | "error_uri"
+        )
+    }
+
+    /// Takes a member that must be a string; `name` is one [`is_text`](Self::is_text) accepts.
+    fn set_text(&mut self, name: &str, text: Text<'_>) {
+        let value = match text {
+            Text::Str(value) => value,
+            Text::Null => return,
+            Text::Other => {
+                self.wrong_type.get_or_insert(match name {
+                    "access_token" => "access_token",
+                    "token_type" => "token_type",
+                    "refresh_token" => "refresh_token",
+                    "scope" => "scope",
+                    "id_token" => "id_token",
+                    "error" => "error",
+                    "error_description" => "error_description",
+                    _ => "error_uri",
+                });
                 return;
             }
         };
-        match value {
-            Value::String(s) => *slot = Some(s),
-            Value::Null => {}
-            _ => {
-                self.wrong_type.get_or_insert(name);
-            }
-        }
+        let slot = match name {
+            // No allocation for the common case.
+            "token_type" => return self.token_type = Some(TokenType::parse(&value)),
+            "access_token" => &mut self.access_token,
+            "refresh_token" => &mut self.refresh_token,
+            "scope" => &mut self.scope,
+            "id_token" => &mut self.id_token,
+            "error" => &mut self.error,
+            "error_description" => &mut self.error_description,
+            _ => &mut self.error_uri,
+        };
+        *slot = Some(value.into_owned());
     }
 
     /// Builds the token. `sent_at` is `Some` for a server response (times are computed from
     /// `expires_in`) and `None` for a persisted token (times are read as stored).
-    pub(crate) fn into_token(self, sent_at: Option<SystemTime>) -> Result<Token, String> {
+    pub(crate) fn take_token(&mut self, sent_at: Option<SystemTime>) -> Result<Token, String> {
         if let Some(name) = self.wrong_type {
             return Err(format!("{name} is not a string"));
         }
-        let access_token = match self.access_token {
+        let access_token = match self.access_token.take() {
             Some(t) if !is_header_safe(&t) => {
                 return Err("access_token has characters that cannot be sent in a header".into());
             }
@@ -224,7 +434,7 @@ impl TokenFields {
             Some(_) => return Err("access_token is empty".into()),
             None => return Err("missing access_token".into()),
         };
-        let mut extra = self.extra;
+        let mut extra = std::mem::take(&mut self.extra);
         let (issued_at, expires_at) = match sent_at.map(whole_second) {
             Some(sent_at) => {
                 let expires_at = match self.expires_in.as_ref() {
@@ -237,11 +447,11 @@ impl TokenFields {
                 };
                 // A server's own absolute fields are kept as data, not trusted as our clock.
                 for (name, value) in [
-                    ("expires_at", self.expires_at),
-                    ("issued_at", self.issued_at),
+                    ("expires_at", self.expires_at.take()),
+                    ("issued_at", self.issued_at.take()),
                 ] {
                     if let Some(value) = value {
-                        extra.insert(name.to_owned(), value);
+                        extra.push(name, &value);
                     }
                 }
                 (Some(sent_at), expires_at)
@@ -258,19 +468,19 @@ impl TokenFields {
             ),
         };
         if sent_at.is_none() {
-            if let Some(v) = self.expires_in {
-                extra.insert("expires_in".into(), v);
+            if let Some(v) = self.expires_in.take() {
+                extra.push("expires_in", &v);
             }
         }
         Ok(Token {
             access_token,
             // RFC 6749 requires token_type; servers that omit it issue bearer tokens.
-            token_type: self.token_type.unwrap_or_else(|| "Bearer".to_owned()),
+            token_type: self.token_type.take().unwrap_or(TokenType::Bearer),
             issued_at,
             expires_at,
-            refresh_token: self.refresh_token.map(RefreshToken::new),
-            scope: self.scope,
-            id_token: self.id_token.map(IdToken::new),
+            refresh_token: self.refresh_token.take().map(RefreshToken::new),
+            scope: self.scope.take().map(String::into_boxed_str),
+            id_token: self.id_token.take().map(IdToken::new),
             extra,
         })
     }
@@ -356,26 +566,120 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for TokenFields {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FieldsVisitor;
-        impl<'de> Visitor<'de> for FieldsVisitor {
-            type Value = TokenFields;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = TokenFields::default();
-                while let Some(Key(key)) =
-                    map.next_key_seed(std::marker::PhantomData::<Key<'de>>)?
-                {
-                    let value: Value = map.next_value()?;
-                    fields.insert(key, value);
-                }
-                Ok(fields)
+impl<'de> Visitor<'de> for FieldsVisitor<'_> {
+    type Value = Option<Box<TokenFields>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut own = None;
+        let fields = match self.fields {
+            Some(fields) => fields,
+            None => &mut **own.insert(Box::default()),
+        };
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if TokenFields::is_text(&key) {
+                let text: Text<'de> = map.next_value()?;
+                fields.set_text(&key, text);
+            } else if self.raw_extras
+                && !matches!(key.as_ref(), "expires_in" | "expires_at" | "issued_at")
+            {
+                let raw: &'de RawValue = map.next_value()?;
+                // A borrowed key was read straight from the JSON text, escape-free.
+                let plain = matches!(key, Cow::Borrowed(_));
+                fields.extra.push_raw(&key, plain, raw.get());
+            } else {
+                let value: Value = map.next_value()?;
+                fields.insert(key, value);
             }
         }
-        deserializer.deserialize_map(FieldsVisitor)
+        Ok(own)
+    }
+}
+
+/// A member that should be a string, read without building a JSON value; borrowed from the
+/// input when it has no escapes.
+enum Text<'de> {
+    Str(Cow<'de, str>),
+    Null,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Owned(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text::Null)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Text::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Text::Other)
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenFields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(FieldsVisitor {
+                raw_extras: false,
+                fields: None,
+            })?
+            .map(|fields| *fields)
+            .ok_or_else(|| de::Error::custom("no fields collected"))
+    }
+}
+
+impl TokenFields {
+    /// Fills the fields from a JSON object, copying unknown members as text; false when the
+    /// body is not a JSON object.
+    pub(crate) fn fill_from_json(&mut self, body: &[u8]) -> bool {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let filled = deserializer.deserialize_map(FieldsVisitor {
+            raw_extras: true,
+            fields: Some(self),
+        });
+        filled.is_ok() && deserializer.end().is_ok()
     }
 }
 
@@ -383,7 +687,7 @@ impl Serialize for Token {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("access_token", &self.access_token)?;
-        map.serialize_entry("token_type", &self.token_type)?;
+        map.serialize_entry("token_type", self.token_type())?;
         if let Some(at) = self.expires_at {
             map.serialize_entry("expires_at", &unix_seconds(at))?;
         }
@@ -394,12 +698,12 @@ impl Serialize for Token {
             map.serialize_entry("refresh_token", rt)?;
         }
         if let Some(scope) = &self.scope {
-            map.serialize_entry("scope", scope)?;
+            map.serialize_entry("scope", &**scope)?;
         }
         if let Some(id_token) = &self.id_token {
             map.serialize_entry("id_token", id_token)?;
         }
-        for (k, v) in &self.extra {
+        for (k, v) in self.extra.iter() {
             map.serialize_entry(k, v)?;
         }
         map.end()
@@ -409,7 +713,7 @@ impl Serialize for Token {
 impl<'de> Deserialize<'de> for Token {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         TokenFields::deserialize(deserializer)?
-            .into_token(None)
+            .take_token(None)
             .map_err(de::Error::custom)
     }
 }

@@ -364,3 +364,18 @@ fn lifetime_counts_from_the_whole_second_the_request_was_sent() {
     );
     assert_eq!(token.issued_at(), Some(sent_at()));
 }
+
+#[test]
+fn extra_fields_keep_order_escapes_and_the_last_duplicate() {
+    let body = br#"{"access_token":"a","z":1,"we\"ird\u00e9":{"n":[1,2]},"z":2,"s":"x\ny"}"#;
+    let token = parse_token_response(&response(200, None, body), sent_at()).expect("token");
+    let names: Vec<&str> = token.extra().iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["z", "we\"irdé", "z", "s"]);
+    assert_eq!(token.extra()["z"], 2);
+    assert_eq!(token.extra()["we\"irdé"]["n"][1], 2);
+    assert_eq!(token.extra()["s"], "x\ny");
+    assert_eq!(token.extra()["absent"], serde_json::Value::Null);
+    let restored: Token =
+        serde_json::from_str(&serde_json::to_string(&token).expect("ser")).expect("de");
+    assert_eq!(restored.extra()["we\"irdé"], token.extra()["we\"irdé"]);
+}

@@ -486,3 +486,31 @@ fn plain_http_off_loopback_is_refused_and_secrets_stay_hidden() {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }
 }
+
+#[test]
+fn sequential_requests_reuse_one_connection() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "1")).expect("stub");
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("at"))
+        .build()
+        .expect("session");
+    for _ in 0..10 {
+        let mut response = session
+            .get(&stub.url("/resource"))
+            .call()
+            .expect("response");
+        assert_eq!(response.body_mut().read_to_string().expect("body"), "1");
+    }
+    assert_eq!(stub.connections(), 1);
+    let first = &stub.requests()[0];
+    assert_eq!(
+        first.header("content-length"),
+        None,
+        "a GET carries no body framing"
+    );
+    assert_eq!(
+        first.header("transfer-encoding"),
+        None,
+        "a GET carries no body framing"
+    );
+}
