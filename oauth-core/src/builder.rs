@@ -69,6 +69,61 @@ macro_rules! client_config_setters {
             self.map_config(|c| Ok(c.bearer_placement(placement)))
         }
 
+        /// Sets the authorization endpoint (set by discovery when the issuer is known).
+        #[must_use]
+        pub fn authorization_endpoint(self, url: &str) -> Self {
+            self.map_config(|c| c.authorization_endpoint(url))
+        }
+
+        /// Sets the userinfo endpoint.
+        #[must_use]
+        pub fn userinfo_endpoint(self, url: &str) -> Self {
+            self.map_config(|c| c.userinfo_endpoint(url))
+        }
+
+        /// Sets the provider's JWK Set URL.
+        #[must_use]
+        pub fn jwks_uri(self, url: &str) -> Self {
+            self.map_config(|c| c.jwks_uri(url))
+        }
+
+        /// Sets the issuer identifier ID tokens and authorization responses must name.
+        #[must_use]
+        pub fn issuer(self, issuer: impl Into<String>) -> Self {
+            let issuer = issuer.into();
+            self.map_config(|c| Ok(c.issuer(issuer)))
+        }
+
+        /// Sets the redirect URI of the authorization code flow.
+        #[must_use]
+        pub fn redirect_uri(self, redirect_uri: impl Into<String>) -> Self {
+            let redirect_uri = redirect_uri.into();
+            self.map_config(|c| Ok(c.redirect_uri(redirect_uri)))
+        }
+
+        /// The algorithms ID tokens may be signed with (default `[RS256]`).
+        #[must_use]
+        pub fn id_token_algorithms(
+            self,
+            algorithms: impl Into<Vec<$crate::jose::Algorithm>>,
+        ) -> Self {
+            let algorithms = algorithms.into();
+            self.map_config(|c| Ok(c.id_token_algorithms(algorithms)))
+        }
+
+        /// The clock-skew tolerance of ID token time checks (default 60 s).
+        #[must_use]
+        pub fn clock_skew(self, skew: ::std::time::Duration) -> Self {
+            self.map_config(|c| Ok(c.clock_skew(skew)))
+        }
+
+        /// Applies provider metadata from discovery: endpoints, issuer, and whether
+        /// authorization responses must carry `iss`.
+        #[must_use]
+        pub fn provider_metadata(self, metadata: &$crate::oidc::ProviderMetadata) -> Self {
+            self.map_config(|c| c.with_metadata(metadata))
+        }
+
         /// Allows plain `http` to hosts that are not loopback. Off by default.
         #[must_use]
         pub fn allow_insecure_http(self, allow: bool) -> Self {

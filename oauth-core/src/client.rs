@@ -11,6 +11,7 @@ use url::Url;
 use url::form_urlencoded::Serializer;
 
 use crate::error::{ConfigError, Error};
+use crate::jose::Algorithm;
 use crate::secret::ClientSecret;
 
 /// How the client authenticates at the token, revocation and introspection endpoints.
@@ -74,7 +75,19 @@ pub struct ClientConfig {
     pub(crate) leeway: Duration,
     pub(crate) bearer_placement: BearerPlacement,
     pub(crate) allow_insecure_http: bool,
+    pub(crate) issuer: Option<String>,
+    pub(crate) authorization_endpoint: Option<Url>,
+    pub(crate) userinfo_endpoint: Option<Url>,
+    pub(crate) jwks_uri: Option<Url>,
+    pub(crate) device_authorization_endpoint: Option<Url>,
+    pub(crate) redirect_uri: Option<String>,
+    pub(crate) require_iss_in_callback: bool,
+    pub(crate) id_token_algorithms: Vec<Algorithm>,
+    pub(crate) clock_skew: Duration,
 }
+
+/// The default tolerance for clock differences when checking `exp`, `iat` and `auth_time`.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 impl ClientConfig {
     /// A public client (auth method `none`) with no endpoints yet and the default leeway.
@@ -89,7 +102,96 @@ impl ClientConfig {
             leeway: DEFAULT_LEEWAY,
             bearer_placement: BearerPlacement::Header,
             allow_insecure_http: false,
+            issuer: None,
+            authorization_endpoint: None,
+            userinfo_endpoint: None,
+            jwks_uri: None,
+            device_authorization_endpoint: None,
+            redirect_uri: None,
+            require_iss_in_callback: false,
+            // OIDC Core §3.1.3.7 step 7: RS256 unless the client registered another.
+            id_token_algorithms: vec![Algorithm::RS256],
+            clock_skew: DEFAULT_CLOCK_SKEW,
         }
+    }
+
+    /// The issuer identifier: ID tokens must name it, and an `iss` in the authorization
+    /// response must equal it (RFC 9207). Discovery sets it.
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Sets the authorization endpoint (RFC 6749 §3.1).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when the URL does not parse or is not `http`/`https`.
+    pub fn authorization_endpoint(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.authorization_endpoint = Some(parse_endpoint("authorization", url)?);
+        Ok(self)
+    }
+
+    /// Sets the userinfo endpoint (OIDC Core §5.3).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when the URL does not parse or is not `http`/`https`.
+    pub fn userinfo_endpoint(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.userinfo_endpoint = Some(parse_endpoint("userinfo", url)?);
+        Ok(self)
+    }
+
+    /// Sets the JWK Set URL the provider publishes its signing keys at.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when the URL does not parse or is not `http`/`https`.
+    pub fn jwks_uri(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.jwks_uri = Some(parse_endpoint("JWKS", url)?);
+        Ok(self)
+    }
+
+    /// Sets the device authorization endpoint (RFC 8628 §3.1).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when the URL does not parse or is not `http`/`https`.
+    pub fn device_authorization_endpoint(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.device_authorization_endpoint = Some(parse_endpoint("device authorization", url)?);
+        Ok(self)
+    }
+
+    /// The redirect URI registered for this client (RFC 6749 §3.1.2).
+    #[must_use]
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// The algorithms ID tokens may be signed with (OIDC Core §3.1.3.7 step 7). Default
+    /// `[RS256]`. `HS*` algorithms verify with the client secret.
+    #[must_use]
+    pub fn id_token_algorithms(mut self, algorithms: impl Into<Vec<Algorithm>>) -> Self {
+        self.id_token_algorithms = algorithms.into();
+        self
+    }
+
+    /// The tolerance for clock differences in `exp`, `iat` and `auth_time` checks (default
+    /// [`DEFAULT_CLOCK_SKEW`]).
+    #[must_use]
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// The configured issuer.
+    #[must_use]
+    pub fn configured_issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The configured redirect URI.
+    #[must_use]
+    pub fn configured_redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
     }
 
     /// Sets how the client authenticates.
@@ -229,6 +331,16 @@ impl ClientConfig {
 
     /// Adds client authentication to a form body and returns the `Authorization` header value
     /// it needs, if any.
+    /// The client secret, when the client has one (it keys `HS*` ID tokens).
+    pub(crate) fn client_secret(&self) -> Option<&ClientSecret> {
+        match &self.auth {
+            ClientAuth::SecretBasic { secret, .. } | ClientAuth::SecretPost { secret } => {
+                Some(secret)
+            }
+            ClientAuth::None => None,
+        }
+    }
+
     pub(crate) fn authenticate(
         &self,
         form: &mut Serializer<'_, String>,

@@ -30,6 +30,14 @@ pub enum Error {
     /// The call does not fit the session's state (no token yet, nothing to refresh with).
     #[error(transparent)]
     Usage(#[from] UsageError),
+    /// The authorization response (the redirect back to the client) failed a check: wrong
+    /// `state` or `iss`, no `code`. Treat it as an attack or a stale login: start over.
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+    /// The ID token failed validation (OIDC Core §3.1.3.7); the variant names the check.
+    /// Do not log the user in.
+    #[error(transparent)]
+    IdToken(#[from] crate::oidc::IdTokenError),
 }
 
 impl Error {
@@ -195,6 +203,36 @@ fn shown_excerpt(status: StatusCode, excerpt: &str) -> String {
     }
 }
 
+/// The authorization response failed a check (RFC 6749 §4.1.2, §10.12; RFC 9207).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The redirect URL does not parse.
+    #[error("the callback URL does not parse")]
+    InvalidUrl,
+    /// The response has no `state` though the request sent one (RFC 6749 §4.1.2).
+    #[error("the authorization response has no state")]
+    MissingState,
+    /// The `state` differs from the one sent: a forged or stale response (RFC 6749 §10.12).
+    #[error("the authorization response's state does not match the request")]
+    StateMismatch,
+    /// The response's `iss` differs from the expected issuer: a mix-up attack (RFC 9207 §2.4).
+    #[error("the authorization response comes from issuer {found:?}, expected {expected:?}")]
+    IssuerMismatch {
+        /// The expected issuer.
+        expected: String,
+        /// The `iss` in the response.
+        found: String,
+    },
+    /// The provider announces `iss` in authorization responses, but this one has none
+    /// (RFC 9207 §2.4).
+    #[error("the authorization response has no iss though the provider sends one")]
+    MissingIssuer,
+    /// Neither `code` nor `error`.
+    #[error("the authorization response has no code")]
+    MissingCode,
+}
+
 /// The configuration cannot produce the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -222,6 +260,10 @@ pub enum ConfigError {
     /// A value cannot be sent in an HTTP header (a control character in a client id, say).
     #[error("{0} cannot be sent in an HTTP header")]
     InvalidHeaderValue(&'static str),
+    /// A setting the exchange needs is missing (the redirect URI, the issuer): set it, or
+    /// use discovery.
+    #[error("no {0} is configured")]
+    Missing(&'static str),
 }
 
 /// The call does not fit the session's state.

@@ -45,9 +45,12 @@
 mod builder;
 mod client;
 mod error;
+pub mod jose;
+pub mod oidc;
 pub mod rfc6749;
 pub mod rfc6750;
 pub mod rfc7009;
+pub mod rfc7636;
 pub mod rfc7662;
 mod secret;
 pub mod session;
@@ -56,9 +59,12 @@ pub mod testing;
 mod token;
 
 pub use client::{
-    BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_LEEWAY, is_loopback,
+    BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_CLOCK_SKEW, DEFAULT_LEEWAY,
+    is_loopback,
 };
-pub use error::{BODY_EXCERPT_LIMIT, ConfigError, Error, OAuthError, ResponseError, UsageError};
+pub use error::{
+    BODY_EXCERPT_LIMIT, CallbackError, ConfigError, Error, OAuthError, ResponseError, UsageError,
+};
 pub use rfc6749::{Grant, parse_token_response, token_request};
 pub use rfc6750::Bearer;
 pub use rfc7009::{TokenRef, parse_revocation_response, revocation_request};

@@ -1,9 +1,14 @@
 //! The OAuth 2.0 framework (RFC 6749): grants, the token request (§4, §6) and the token
 //! response (§5.1, §5.2).
 
+pub mod authorization;
 mod grant;
 pub(crate) mod response;
 
+pub use authorization::{
+    AUTHORIZATION_ENTROPY, AuthorizationRequest, CodeExchange, IdTokenExpectations,
+    PendingAuthorization, authorization_url,
+};
 pub use grant::Grant;
 pub use response::parse_token_response;
 

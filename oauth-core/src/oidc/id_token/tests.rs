@@ -1,0 +1,280 @@
+//! Every check of §3.1.3.7, passed and failed, with tokens signed by the test keys.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use serde_json::{Value, json};
+
+use super::*;
+
+const RSA_PK8: &[u8] = include_bytes!("../../../tests/fixtures/keys/rsa-2048.pk8");
+const EC_PK8: &[u8] = include_bytes!("../../../tests/fixtures/keys/ec-p256.pk8");
+const JWKS: &[u8] = include_bytes!("../../../tests/fixtures/keys/test-keys.jwks.json");
+const ISSUER: &str = "https://as.example";
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_771_834_670)
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+fn claims() -> Value {
+    json!({
+        "iss": ISSUER, "sub": "admin", "aud": "admin-cli",
+        "exp": unix(now()) + 300, "iat": unix(now()), "nonce": "n-0S6_WzA2Mj",
+        "auth_time": unix(now()) - 10, "email": "admin@example.test",
+    })
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests sign tokens; the library itself never draws randomness"
+)]
+fn sign(header: &Value, claims: &Value) -> IdToken {
+    let input = format!(
+        "{}.{}",
+        b64url_encode(header.to_string().as_bytes()),
+        b64url_encode(claims.to_string().as_bytes())
+    );
+    let rng = ring::rand::SystemRandom::new();
+    let signature = match header["alg"].as_str() {
+        Some("RS256") => {
+            let key = RsaKeyPair::from_pkcs8(RSA_PK8).expect("rsa key");
+            let mut sig = vec![0; key.public().modulus_len()];
+            key.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
+                .expect("signs");
+            sig
+        }
+        Some("ES256") => {
+            let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, EC_PK8, &rng)
+                .expect("ec key");
+            key.sign(&rng, input.as_bytes())
+                .expect("signs")
+                .as_ref()
+                .to_vec()
+        }
+        Some("HS256") => {
+            let secret = header["x-secret"]
+                .as_str()
+                .expect("x-secret in test header");
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+            ring::hmac::sign(&key, input.as_bytes()).as_ref().to_vec()
+        }
+        _ => Vec::new(),
+    };
+    IdToken::new(format!("{input}.{}", b64url_encode(&signature)))
+}
+
+fn rs256(claims: &Value) -> IdToken {
+    sign(&json!({"alg": "RS256", "kid": "test-rsa"}), claims)
+}
+
+fn verifier() -> IdTokenVerifier {
+    let config = ClientConfig::new("admin-cli")
+        .issuer(ISSUER)
+        .id_token_algorithms([Algorithm::RS256, Algorithm::ES256]);
+    IdTokenVerifier::new(&config).expect("verifier")
+}
+
+fn expectations() -> IdTokenExpectations {
+    IdTokenExpectations {
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        max_age: Some(3600),
+    }
+}
+
+fn keys() -> Jwks {
+    Jwks::from_json(JWKS).expect("jwks")
+}
+
+fn validate(token: &IdToken) -> Result<IdTokenClaims, IdTokenError> {
+    verifier().validate(token, &keys(), &expectations(), None, now())
+}
+
+#[test]
+fn a_good_rs256_token_validates() {
+    let claims = validate(&rs256(&claims())).expect("valid");
+    assert_eq!(claims.sub(), "admin");
+    assert_eq!(claims.extra()["email"], "admin@example.test");
+}
+
+#[test]
+fn a_good_es256_token_validates() {
+    validate(&sign(&json!({"alg": "ES256", "kid": "test-ec"}), &claims())).expect("valid");
+}
+
+#[test]
+fn step_1_encrypted_tokens_are_refused() {
+    assert_eq!(
+        validate(&IdToken::new("a.b.c.d.e")),
+        Err(IdTokenError::Encrypted)
+    );
+}
+
+#[test]
+fn step_2_wrong_issuer() {
+    let mut c = claims();
+    c["iss"] = json!("https://evil.example");
+    assert_eq!(
+        validate(&rs256(&c)).unwrap_err().to_string(),
+        "ID token check 2 (iss): issued by \"https://evil.example\", expected \"https://as.example\""
+    );
+}
+
+#[test]
+fn step_3_wrong_audience() {
+    let mut c = claims();
+    c["aud"] = json!("someone-else");
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::Audience));
+}
+
+#[test]
+fn steps_4_5_several_audiences_need_azp_of_the_client() {
+    let mut c = claims();
+    c["aud"] = json!(["admin-cli", "api"]);
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::AuthorizedParty));
+    c["azp"] = json!("api");
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::AuthorizedParty));
+    c["azp"] = json!("admin-cli");
+    validate(&rs256(&c)).expect("valid");
+}
+
+#[test]
+fn step_6_bad_signature_and_unknown_kid() {
+    let token = rs256(&claims());
+    let mut tampered = token.secret().to_owned();
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    assert!(matches!(
+        validate(&IdToken::new(tampered)),
+        Err(IdTokenError::Signature(JoseError::BadSignature))
+    ));
+    let unknown = sign(&json!({"alg": "RS256", "kid": "rotated-away"}), &claims());
+    assert_eq!(
+        validate(&unknown),
+        Err(IdTokenError::UnknownKey {
+            kid: Some("rotated-away".into())
+        })
+    );
+}
+
+#[test]
+fn step_7_alg_none_and_algorithms_outside_the_list() {
+    let none = sign(&json!({"alg": "none"}), &claims());
+    assert!(matches!(
+        validate(&none),
+        Err(IdTokenError::Signature(JoseError::UnsupportedAlgorithm(_)))
+    ));
+    let only_es = IdTokenVerifier::new(
+        &ClientConfig::new("admin-cli")
+            .issuer(ISSUER)
+            .id_token_algorithms([Algorithm::ES256]),
+    )
+    .expect("verifier");
+    assert_eq!(
+        only_es.validate(&rs256(&claims()), &keys(), &expectations(), None, now()),
+        Err(IdTokenError::AlgorithmNotAllowed(Algorithm::RS256))
+    );
+}
+
+#[test]
+fn step_8_hs256_keyed_with_the_rsa_public_key_is_refused() {
+    // An attacker signs with HMAC keyed by the provider's public modulus.
+    let jwks: Value = serde_json::from_slice(JWKS).expect("json");
+    let n = jwks["keys"][0]["n"].as_str().expect("n").to_owned();
+    let forged = sign(
+        &json!({"alg": "HS256", "kid": "test-rsa", "x-secret": n}),
+        &claims(),
+    );
+    // Not allowed by default; and even when HS256 is allowed it is keyed by the client secret.
+    assert_eq!(
+        validate(&forged),
+        Err(IdTokenError::AlgorithmNotAllowed(Algorithm::HS256))
+    );
+    let hs = IdTokenVerifier::new(
+        &ClientConfig::new("admin-cli")
+            .issuer(ISSUER)
+            .client_secret_basic("the-real-client-secret-0123456789")
+            .id_token_algorithms([Algorithm::HS256]),
+    )
+    .expect("verifier");
+    assert!(matches!(
+        hs.validate(&forged, &keys(), &expectations(), None, now()),
+        Err(IdTokenError::Signature(JoseError::BadSignature))
+    ));
+    let genuine = sign(
+        &json!({"alg": "HS256", "x-secret": "the-real-client-secret-0123456789"}),
+        &claims(),
+    );
+    hs.validate(&genuine, &keys(), &expectations(), None, now())
+        .expect("valid");
+}
+
+#[test]
+fn step_9_expired_beyond_the_skew() {
+    let mut c = claims();
+    c["exp"] = json!(unix(now()) - 61);
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::Expired));
+    c["exp"] = json!(unix(now()) - 59);
+    validate(&rs256(&c)).expect("inside the 60 s skew");
+}
+
+#[test]
+fn step_10_issued_in_the_future_beyond_the_skew() {
+    let mut c = claims();
+    c["iat"] = json!(unix(now()) + 61);
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::IssuedInFuture));
+    c["iat"] = json!(unix(now()) + 59);
+    validate(&rs256(&c)).expect("inside the skew");
+}
+
+#[test]
+fn step_11_wrong_or_missing_nonce() {
+    let mut c = claims();
+    c["nonce"] = json!("replayed");
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::Nonce));
+    c.as_object_mut().expect("object").remove("nonce");
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::Nonce));
+}
+
+#[test]
+fn step_13_max_age() {
+    let mut c = claims();
+    c["auth_time"] = json!(unix(now()) - 3600 - 61);
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::MaxAge));
+    c.as_object_mut().expect("object").remove("auth_time");
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::MaxAge));
+}
+
+#[test]
+fn at_hash_is_checked_against_the_access_token() {
+    // §3.1.3.6: left half of SHA-256 of the access token, base64url.
+    let access_token = AccessToken::new("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
+    let digest = ring::digest::digest(&ring::digest::SHA256, access_token.secret().as_bytes());
+    let mut c = claims();
+    c["at_hash"] = json!(b64url_encode(&digest.as_ref()[..16]));
+    let token = rs256(&c);
+    verifier()
+        .validate(&token, &keys(), &expectations(), Some(&access_token), now())
+        .expect("valid");
+    assert_eq!(
+        verifier().validate(
+            &token,
+            &keys(),
+            &expectations(),
+            Some(&AccessToken::new("other")),
+            now()
+        ),
+        Err(IdTokenError::AtHash)
+    );
+}
+
+#[test]
+fn missing_claims_are_named() {
+    let mut c = claims();
+    c.as_object_mut().expect("object").remove("sub");
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::Claim("sub")));
+}

@@ -1,0 +1,213 @@
+//! The provider's signing keys, cached: fetched when missing or older than a TTL, and fetched
+//! again once when a token names an unknown `kid` (the provider rotated its keys), but not more
+//! often than [`MIN_JWKS_REFETCH_INTERVAL`], so a flood of tokens with made-up `kid`s cannot
+//! turn into a flood of requests to the provider.
+
+use std::time::{Duration, SystemTime};
+
+use http::header::ACCEPT;
+use http::{HeaderValue, Method, Request, Response};
+
+use crate::client::ClientConfig;
+use crate::error::{ConfigError, Error};
+use crate::jose::Jwks;
+use crate::rfc6749::response::ResponseView;
+
+/// How long a fetched key set is used before it is fetched again.
+pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(600);
+/// The least time between two fetches caused by unknown `kid`s.
+pub const MIN_JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A cached key set and when to fetch it again.
+#[derive(Debug, Clone)]
+pub struct JwksCache {
+    keys: Option<Jwks>,
+    fetched_at: Option<SystemTime>,
+    ttl: Duration,
+    min_refetch_interval: Duration,
+}
+
+/// What to do before validating an ID token.
+#[derive(Debug)]
+#[must_use]
+#[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per login, never stored"
+)]
+pub enum KeysDecision<'a> {
+    /// Use these keys.
+    Use(&'a Jwks),
+    /// Fetch the key set first: send this request, give the answer to
+    /// [`JwksCache::handle_jwks_response`].
+    Fetch(Request<Vec<u8>>),
+}
+
+impl Default for JwksCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_JWKS_TTL, MIN_JWKS_REFETCH_INTERVAL)
+    }
+}
+
+impl JwksCache {
+    /// An empty cache with this TTL and least interval between unknown-`kid` fetches.
+    #[must_use]
+    pub fn new(ttl: Duration, min_refetch_interval: Duration) -> Self {
+        Self {
+            keys: None,
+            fetched_at: None,
+            ttl,
+            min_refetch_interval,
+        }
+    }
+
+    /// The keys if they are fresh at `now`, else the request that fetches them.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when no JWKS URL is configured (or it is insecure).
+    pub fn poll_keys(
+        &self,
+        config: &ClientConfig,
+        now: SystemTime,
+    ) -> Result<KeysDecision<'_>, Error> {
+        match (&self.keys, self.fetched_at) {
+            (Some(keys), Some(at)) if now.duration_since(at).is_ok_and(|age| age < self.ttl) => {
+                Ok(KeysDecision::Use(keys))
+            }
+            _ => Ok(KeysDecision::Fetch(jwks_request(config)?)),
+        }
+    }
+
+    /// A token named a `kid` the cached set lacks: the request that fetches the set again, or
+    /// `None` when the last fetch is more recent than the least interval (keep the error).
+    ///
+    /// # Errors
+    /// [`ConfigError`] when no JWKS URL is configured (or it is insecure).
+    pub fn handle_unknown_key(
+        &self,
+        config: &ClientConfig,
+        now: SystemTime,
+    ) -> Result<Option<Request<Vec<u8>>>, Error> {
+        let recent = self.fetched_at.is_some_and(|at| {
+            now.duration_since(at)
+                .map_or(true, |age| age < self.min_refetch_interval)
+        });
+        if recent {
+            Ok(None)
+        } else {
+            Ok(Some(jwks_request(config)?))
+        }
+    }
+
+    /// Stores a fetched key set.
+    ///
+    /// # Errors
+    /// [`Error::Response`] when the answer is not a JWK Set; the old keys stay.
+    pub fn handle_jwks_response<B: AsRef<[u8]>>(
+        &mut self,
+        response: &Response<B>,
+        now: SystemTime,
+    ) -> Result<&Jwks, Error> {
+        let view = ResponseView::of(response);
+        let document: serde_json::Map<String, serde_json::Value> = view.decode_success()?;
+        let keys = Jwks::from_value(serde_json::Value::Object(document))
+            .map_err(|e| view.malformed(e.to_string()))?;
+        self.fetched_at = Some(now);
+        Ok(self.keys.insert(keys))
+    }
+
+    /// The cached keys, fresh or not.
+    #[must_use]
+    pub fn keys(&self) -> Option<&Jwks> {
+        self.keys.as_ref()
+    }
+}
+
+fn jwks_request(config: &ClientConfig) -> Result<Request<Vec<u8>>, Error> {
+    let url = config.endpoint("JWKS", config.jwks_uri.as_ref())?;
+    Request::builder()
+        .method(Method::GET)
+        .uri(url.as_str())
+        .header(ACCEPT, HeaderValue::from_static("application/json"))
+        .body(Vec::new())
+        .map_err(|e| {
+            ConfigError::InvalidUrl {
+                what: "JWKS",
+                reason: e.to_string(),
+            }
+            .into()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ClientConfig {
+        ClientConfig::new("c")
+            .jwks_uri("https://as.example/jwks")
+            .expect("url")
+    }
+
+    fn jwks_response() -> Response<Vec<u8>> {
+        Response::builder()
+            .status(200)
+            .body(br#"{"keys":[{"kty":"oct","k":"AAAA","kid":"a"}]}"#.to_vec())
+            .expect("response")
+    }
+
+    #[test]
+    fn fetch_use_expire_and_rate_limited_refetch() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_771_834_670);
+        let mut cache = JwksCache::default();
+        assert!(matches!(
+            cache.poll_keys(&config(), t0).expect("decision"),
+            KeysDecision::Fetch(_)
+        ));
+        cache
+            .handle_jwks_response(&jwks_response(), t0)
+            .expect("stored");
+        assert!(matches!(
+            cache
+                .poll_keys(&config(), t0 + Duration::from_secs(599))
+                .expect("decision"),
+            KeysDecision::Use(_)
+        ));
+        assert!(matches!(
+            cache
+                .poll_keys(&config(), t0 + DEFAULT_JWKS_TTL)
+                .expect("decision"),
+            KeysDecision::Fetch(_)
+        ));
+        // Unknown kids right after a fetch: no request, however many.
+        for s in 0..60 {
+            assert!(
+                cache
+                    .handle_unknown_key(&config(), t0 + Duration::from_secs(s))
+                    .expect("ok")
+                    .is_none()
+            );
+        }
+        assert!(
+            cache
+                .handle_unknown_key(&config(), t0 + MIN_JWKS_REFETCH_INTERVAL)
+                .expect("ok")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_bad_answer_keeps_the_old_keys() {
+        let t0 = SystemTime::UNIX_EPOCH;
+        let mut cache = JwksCache::default();
+        cache
+            .handle_jwks_response(&jwks_response(), t0)
+            .expect("stored");
+        let bad = Response::builder()
+            .status(500)
+            .body(b"oops".to_vec())
+            .expect("response");
+        assert!(cache.handle_jwks_response(&bad, t0).is_err());
+        assert_eq!(cache.keys().map(|k| k.keys().len()), Some(1));
+    }
+}
