@@ -11,7 +11,10 @@ use http::{HeaderValue, Method, Request, Response};
 use crate::client::ClientConfig;
 use crate::error::{ConfigError, Error};
 use crate::jose::Jwks;
+use crate::oidc::{IdTokenClaims, IdTokenError, IdTokenVerifier};
+use crate::rfc6749::authorization::IdTokenExpectations;
 use crate::rfc6749::response::ResponseView;
+use crate::secret::{AccessToken, IdToken};
 
 /// How long a fetched key set is used before it is fetched again.
 pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(600);
@@ -116,11 +119,76 @@ impl JwksCache {
         Ok(self.keys.insert(keys))
     }
 
+    /// Validates an ID token with the cached keys, or asks for the key set first: when there
+    /// are no fresh keys, and once more when the token names an unknown `kid` (unless the set
+    /// was `just_fetched` or fetched less than the least interval ago). Drive it in a loop:
+    /// on [`IdTokenStep::Fetch`], send the request, give the answer to
+    /// [`handle_jwks_response`](Self::handle_jwks_response), and call again with
+    /// `just_fetched = true`.
+    ///
+    /// # Errors
+    /// [`Error::IdToken`] naming the failed check, or [`ConfigError`] when keys are needed and
+    /// no JWKS URL is configured.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each input is a distinct fact of the login"
+    )]
+    pub fn validate_id_token(
+        &self,
+        config: &ClientConfig,
+        verifier: &IdTokenVerifier,
+        id_token: &IdToken,
+        expectations: &IdTokenExpectations,
+        access_token: Option<&AccessToken>,
+        now: SystemTime,
+        just_fetched: bool,
+    ) -> Result<IdTokenStep, Error> {
+        let empty = Jwks::default();
+        let keys = if config.jwks_uri.is_none() {
+            // HMAC-signed tokens need no provider keys; others fail with UnknownKey below.
+            &empty
+        } else {
+            match self.poll_keys(config, now)? {
+                KeysDecision::Use(keys) => keys,
+                KeysDecision::Fetch(request) if !just_fetched => {
+                    return Ok(IdTokenStep::Fetch(request));
+                }
+                KeysDecision::Fetch(_) => self.keys.as_ref().unwrap_or(&empty),
+            }
+        };
+        match verifier.validate(id_token, keys, expectations, access_token, now) {
+            Err(IdTokenError::UnknownKey { .. }) if !just_fetched && config.jwks_uri.is_some() => {
+                match self.handle_unknown_key(config, now)? {
+                    Some(request) => Ok(IdTokenStep::Fetch(request)),
+                    None => Err(IdTokenError::UnknownKey {
+                        kid: crate::jose::Jws::parse(id_token.secret())
+                            .ok()
+                            .and_then(|j| j.kid().map(str::to_owned)),
+                    }
+                    .into()),
+                }
+            }
+            Ok(claims) => Ok(IdTokenStep::Validated(Box::new(claims))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// The cached keys, fresh or not.
     #[must_use]
     pub fn keys(&self) -> Option<&Jwks> {
         self.keys.as_ref()
     }
+}
+
+/// What [`JwksCache::validate_id_token`] asks for.
+#[derive(Debug)]
+#[must_use]
+#[non_exhaustive]
+pub enum IdTokenStep {
+    /// The token is valid; here are its claims.
+    Validated(Box<IdTokenClaims>),
+    /// Fetch the provider's keys first, then validate again with `just_fetched = true`.
+    Fetch(Request<Vec<u8>>),
 }
 
 fn jwks_request(config: &ClientConfig) -> Result<Request<Vec<u8>>, Error> {

@@ -278,3 +278,73 @@ fn missing_claims_are_named() {
     c.as_object_mut().expect("object").remove("sub");
     assert_eq!(validate(&rs256(&c)), Err(IdTokenError::Claim("sub")));
 }
+
+#[test]
+fn cache_fetches_keys_and_refetches_once_on_rotation() {
+    use crate::oidc::{IdTokenStep, JwksCache};
+    let config = ClientConfig::new("admin-cli")
+        .issuer(ISSUER)
+        .jwks_uri("https://as.example/jwks")
+        .expect("url");
+    let verifier = IdTokenVerifier::new(&config).expect("verifier");
+    let answer = |jwks: &str| {
+        http::Response::builder()
+            .status(200)
+            .body(jwks.as_bytes().to_vec())
+            .expect("response")
+    };
+    let mut cache = JwksCache::default();
+    let token = rs256(&claims());
+    let step = |cache: &JwksCache, token: &IdToken, at: SystemTime, just_fetched: bool| {
+        cache.validate_id_token(
+            &config,
+            &verifier,
+            token,
+            &expectations(),
+            None,
+            at,
+            just_fetched,
+        )
+    };
+    // No keys yet: fetch, then validate.
+    assert!(matches!(
+        step(&cache, &token, now(), false),
+        Ok(IdTokenStep::Fetch(_))
+    ));
+    cache
+        .handle_jwks_response(&answer(std::str::from_utf8(JWKS).expect("utf-8")), now())
+        .expect("keys");
+    assert!(matches!(
+        step(&cache, &token, now(), true),
+        Ok(IdTokenStep::Validated(_))
+    ));
+
+    // The provider rotates to kid "rotated". Right after a fetch, an unknown kid is an error
+    // without a request; a minute later, one re-fetch.
+    let rotated = sign(&json!({"alg": "RS256", "kid": "rotated"}), &claims());
+    assert!(matches!(
+        step(&cache, &rotated, now() + Duration::from_secs(10), false),
+        Err(crate::Error::IdToken(IdTokenError::UnknownKey { .. }))
+    ));
+    let later = now() + Duration::from_secs(61);
+    assert!(matches!(
+        step(&cache, &rotated, later, false),
+        Ok(IdTokenStep::Fetch(_))
+    ));
+    let rotated_set = std::str::from_utf8(JWKS)
+        .expect("utf-8")
+        .replace("test-rsa", "rotated");
+    cache
+        .handle_jwks_response(&answer(&rotated_set), later)
+        .expect("keys");
+    assert!(matches!(
+        step(&cache, &rotated, later, true),
+        Ok(IdTokenStep::Validated(_))
+    ));
+    // After a fetch, a still-unknown kid is final: no loop.
+    let made_up = sign(&json!({"alg": "RS256", "kid": "made-up"}), &claims());
+    assert!(matches!(
+        step(&cache, &made_up, later, true),
+        Err(crate::Error::IdToken(IdTokenError::UnknownKey { .. }))
+    ));
+}
