@@ -168,7 +168,7 @@ impl JwksCache {
                     .into()),
                 }
             }
-            Ok(claims) => Ok(IdTokenStep::Validated(Box::new(claims))),
+            Ok(claims) => Ok(IdTokenStep::Validated(claims)),
             Err(error) => Err(error.into()),
         }
     }
@@ -186,7 +186,7 @@ impl JwksCache {
 #[non_exhaustive]
 pub enum IdTokenStep {
     /// The token is valid; here are its claims.
-    Validated(Box<IdTokenClaims>),
+    Validated(IdTokenClaims),
     /// Fetch the provider's keys first, then validate again with `just_fetched = true`.
     Fetch(Request<Vec<u8>>),
 }
