@@ -383,14 +383,29 @@ impl TokenSession {
         response: &Response<B>,
         sent_at: SystemTime,
     ) -> Result<TokenUpdate, Error> {
-        self.end_exchange(ticket);
-        let mut token = match parse_token_response(response, sent_at) {
-            Ok(token) => token,
+        match parse_token_response(response, sent_at) {
+            Ok(token) => self.commit_token(ticket, token),
             Err(error) => {
+                self.end_exchange(ticket);
                 self.last_failure = Some((ticket.id, error.clone()));
-                return Err(self.refused(ticket, error));
+                Err(self.refused(ticket, error))
             }
-        };
+        }
+    }
+
+    /// Applies a token the caller parsed (with [`parse_token_response`]) and checked itself,
+    /// for instance an authorization-code answer whose ID token had to be validated (which may
+    /// need a key fetch) before the user counts as signed in. Same rules as
+    /// [`handle_token_response`](Self::handle_token_response) on success.
+    ///
+    /// # Errors
+    /// [`UsageError::Superseded`] when the token was replaced while a refresh was in flight.
+    pub fn commit_token(
+        &mut self,
+        ticket: &ExchangeTicket,
+        mut token: Token,
+    ) -> Result<TokenUpdate, Error> {
+        self.end_exchange(ticket);
         let kind = match ticket.kind {
             ExchangeKind::Fetch => {
                 self.refetch.clone_from(&ticket.refetch);
