@@ -291,6 +291,10 @@ pub enum UsageError {
     /// token endpoint; that caller has the transport error. Retry later.
     #[error("the token refresh another caller started failed without an answer from the server")]
     RenewalFailed,
+    /// The call needs a validated ID token (its `sub`): complete an OpenID Connect login
+    /// (the code exchange with the `openid` scope) first.
+    #[error("no validated ID token: complete an OpenID Connect login first")]
+    NoIdToken,
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ pub enum Error {
     /// over the limit. The session's token is unchanged; retrying later may help.
     #[error("transport error: {0}")]
     Transport(#[from] ureq::Error),
+    /// The operating system gave no randomness for `state`, PKCE and `nonce`.
+    #[error("the operating system's random number generator failed")]
+    Entropy,
     /// A request body could not be serialised to JSON.
     #[error("request body is not serialisable as JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -58,6 +58,7 @@
 //! - **Nothing lost**: a failed refresh keeps the old token and refresh token.
 
 mod error;
+mod oidc;
 mod request;
 mod session;
 
@@ -65,5 +66,6 @@ pub use error::Error;
 pub use request::RequestBuilder;
 pub use session::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, OAuth2Session, SessionBuilder};
 
+pub use oauth_core::oidc::{AuthorizationRequest, IdTokenClaims, PendingAuthorization, UserInfo};
 pub use oauth_core::{self, Grant, Token, TokenRef, TokenUpdate, UpdateKind};
 pub use ureq;

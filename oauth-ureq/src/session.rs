@@ -6,6 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use oauth_core::http::{Method, Request, Response};
+use oauth_core::oidc::{IdTokenClaims, JwksCache};
 use oauth_core::{
     Authorization, Bearer, ClientConfig, ConfigError, Exchange, Grant, Introspection, Token,
     TokenRef, TokenSession, TokenUpdate, introspection_request, parse_introspection_response,
@@ -29,21 +30,23 @@ type UpdateHook = dyn Fn(&TokenUpdate) + Send + Sync;
 /// bearer token. Cheap to clone; clones share the token.
 #[derive(Clone)]
 pub struct OAuth2Session {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
-    agent: ureq::Agent,
+pub(crate) struct Shared {
+    pub(crate) agent: ureq::Agent,
     /// Whether the agent already reads error statuses as responses; if not, each request
     /// overrides it (a per-request configuration costs a copy of the agent's).
     statuses_are_responses: bool,
     /// A copy of the session's configuration, which never changes after `build`, read without
     /// the state lock.
-    config: ClientConfig,
+    pub(crate) config: ClientConfig,
     state: Mutex<TokenSession>,
-    exchange_ended: Condvar,
-    on_update: Option<Box<UpdateHook>>,
-    body_limit: u64,
+    pub(crate) exchange_ended: Condvar,
+    pub(crate) on_update: Option<Box<UpdateHook>>,
+    pub(crate) body_limit: u64,
+    jwks: Mutex<JwksCache>,
+    claims: Mutex<Option<IdTokenClaims>>,
 }
 
 impl fmt::Debug for OAuth2Session {
@@ -57,12 +60,13 @@ impl fmt::Debug for OAuth2Session {
 /// Builds an [`OAuth2Session`].
 #[must_use]
 pub struct SessionBuilder {
-    config: Result<ClientConfig, ConfigError>,
-    agent: Option<ureq::Agent>,
-    timeout: Duration,
-    body_limit: u64,
+    pub(crate) config: Result<ClientConfig, ConfigError>,
+    pub(crate) agent: Option<ureq::Agent>,
+    pub(crate) timeout: Duration,
+    pub(crate) body_limit: u64,
     on_update: Option<Box<UpdateHook>>,
     token: Option<Token>,
+    jwks: JwksCache,
 }
 
 impl SessionBuilder {
@@ -102,6 +106,13 @@ impl SessionBuilder {
         self
     }
 
+    /// How long the provider's keys are cached, and the least time between two fetches caused
+    /// by ID tokens with an unknown `kid` (defaults: 10 minutes and 1 minute).
+    pub fn jwks_cache(mut self, ttl: Duration, min_refetch_interval: Duration) -> Self {
+        self.jwks = JwksCache::new(ttl, min_refetch_interval);
+        self
+    }
+
     /// Starts with this token (a persisted one, say).
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
@@ -118,13 +129,7 @@ impl SessionBuilder {
         if let Some(token) = self.token {
             let _ = state.set_token(token);
         }
-        let agent = self.agent.unwrap_or_else(|| {
-            ureq::Agent::config_builder()
-                .timeout_global(Some(self.timeout))
-                .http_status_as_error(false)
-                .build()
-                .new_agent()
-        });
+        let agent = self.agent.unwrap_or_else(|| default_agent(self.timeout));
         Ok(OAuth2Session {
             shared: Arc::new(Shared {
                 statuses_are_responses: !agent.config().http_status_as_error(),
@@ -134,6 +139,8 @@ impl SessionBuilder {
                 exchange_ended: Condvar::new(),
                 on_update: self.on_update,
                 body_limit: self.body_limit,
+                jwks: Mutex::new(self.jwks),
+                claims: Mutex::new(None),
             }),
         })
     }
@@ -149,6 +156,7 @@ impl OAuth2Session {
             body_limit: DEFAULT_BODY_LIMIT,
             on_update: None,
             token: None,
+            jwks: JwksCache::default(),
         }
     }
 
@@ -249,10 +257,24 @@ impl OAuth2Session {
         RequestBuilder::new(self.clone(), method, url)
     }
 
-    fn lock(&self) -> MutexGuard<'_, TokenSession> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, TokenSession> {
         // A panic in a user hook poisons the mutex; the state itself is always consistent.
         self.shared
             .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn jwks(&self) -> MutexGuard<'_, JwksCache> {
+        self.shared
+            .jwks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn claims(&self) -> MutexGuard<'_, Option<IdTokenClaims>> {
+        self.shared
+            .claims
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -343,23 +365,37 @@ impl OAuth2Session {
         token
     }
 
-    /// One call to a token, revocation or introspection endpoint: no redirects, error statuses
-    /// read as responses, the body capped.
     fn call_endpoint(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let agent = &self.shared.agent;
-        let request = agent
-            .configure_request(request)
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .build();
-        let response = agent.run(request)?;
-        let (parts, mut body) = response.into_parts();
-        let bytes = body
-            .with_config()
-            .limit(self.shared.body_limit)
-            .read_to_vec()?;
-        Ok(Response::from_parts(parts, bytes))
+        call_endpoint(&self.shared.agent, request, self.shared.body_limit)
     }
+}
+
+/// The agent a session makes when the user gives none: a whole-call timeout, error statuses
+/// read as responses.
+pub(crate) fn default_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// One call to a token, revocation, introspection, discovery, JWKS or userinfo endpoint: no
+/// redirects, error statuses read as responses, the body capped.
+pub(crate) fn call_endpoint(
+    agent: &ureq::Agent,
+    request: Request<Vec<u8>>,
+    body_limit: u64,
+) -> Result<Response<Vec<u8>>, Error> {
+    let request = agent
+        .configure_request(request)
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build();
+    let response = agent.run(request)?;
+    let (parts, mut body) = response.into_parts();
+    let bytes = body.with_config().limit(body_limit).read_to_vec()?;
+    Ok(Response::from_parts(parts, bytes))
 }
 
 /// Reports an exchange as failed if the thread leaves `run_exchange` by a panic.

@@ -69,6 +69,7 @@ function freshStats() {
     introspection: 0,
     device_authorization: 0,
     userinfo: 0,
+    jwks: 0,
   };
 }
 let stats = freshStats();
@@ -185,12 +186,12 @@ const CLIENTS = [
 // --------------------------------------------------------------------------
 // Provider.
 
-function buildProvider(issuer) {
+function buildProvider(issuer, keys) {
   const configuration = {
     adapter: TestAdapter,
     clients: CLIENTS,
     findAccount,
-    jwks: { keys: signingKeys() },
+    jwks: { keys },
     cookies: {
       keys: ['test-as-cookie-key-0123456789', 'test-as-cookie-key-previous'],
     },
@@ -276,6 +277,8 @@ function buildProvider(issuer) {
       stats.device_authorization += 1;
     } else if (route === 'userinfo') {
       stats.userinfo += 1;
+    } else if (route === 'jwks') {
+      stats.jwks += 1;
     }
   });
 
@@ -546,6 +549,9 @@ async function route(provider, callback, req, res) {
     stats = freshStats();
     return send(res, 200, stats);
   }
+  if (pathname === '/test/rotate-keys' && req.method === 'POST') {
+    return handleRotateKeys(res);
+  }
   if (pathname === '/test/device/approve' && req.method === 'POST') {
     return handleDevice(provider, req, res, true);
   }
@@ -591,10 +597,14 @@ httpServer.on('error', (err) => {
   process.exit(1);
 });
 
-httpServer.listen(PORT, HOST, () => {
-  const { port } = httpServer.address();
-  const issuer = `http://${HOST}:${port}`;
-  const provider = buildProvider(issuer);
+let currentIssuer;
+
+// Builds a provider with fresh signing keys and routes requests to it. Storage (grants,
+// sessions, tokens) is module state of the adapter, so it survives a rebuild: rebuilding is
+// how the test route below rotates the provider's keys.
+function activate(issuer) {
+  const keys = signingKeys();
+  const provider = buildProvider(issuer, keys);
   provider.on('server_error', (_ctx, err) => log('server_error', err?.stack ?? err));
   // oidc-provider keeps the specific reason of most errors out of the
   // response (e.g. every invalid_grant says "grant request is invalid");
@@ -611,6 +621,19 @@ httpServer.listen(PORT, HOST, () => {
   }
   const callback = provider.callback();
   handler = (req, res) => route(provider, callback, req, res);
-  log(`oidc-provider issuer ${issuer}, access token ttl ${ACCESS_TOKEN_TTL}s`);
-  process.stdout.write(`READY ${issuer}\n`);
+  return keys.map((k) => k.kid);
+}
+
+async function handleRotateKeys(res) {
+  const kids = activate(currentIssuer);
+  log(`signing keys rotated: ${kids.join(', ')}`);
+  return send(res, 200, { kids });
+}
+
+httpServer.listen(PORT, HOST, () => {
+  const { port } = httpServer.address();
+  currentIssuer = `http://${HOST}:${port}`;
+  activate(currentIssuer);
+  log(`oidc-provider issuer ${currentIssuer}, access token ttl ${ACCESS_TOKEN_TTL}s`);
+  process.stdout.write(`READY ${currentIssuer}\n`);
 });

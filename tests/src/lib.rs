@@ -37,6 +37,7 @@
 //! ```
 
 pub mod bench;
+pub mod browser;
 mod error;
 pub mod fault;
 pub mod http1;

@@ -113,6 +113,12 @@ impl Stats {
     pub fn userinfo(&self) -> u64 {
         self.count(&["userinfo"])
     }
+
+    /// JWK Set requests (`GET /jwks`).
+    #[must_use]
+    pub fn jwks(&self) -> u64 {
+        self.count(&["jwks"])
+    }
 }
 
 impl AuthServer {
@@ -313,6 +319,22 @@ impl AuthServer {
             "DELETE /admin/realms/master/sessions/…",
         )
         .map(drop)
+    }
+
+    /// `POST /test/rotate-keys`: the provider replaces its signing keys; tokens signed from now
+    /// on carry new `kid`s. Returns the new kids.
+    ///
+    /// # Errors
+    /// Transport errors, or an answer other than 200.
+    pub fn rotate_keys(&self) -> Result<Vec<String>, HarnessError> {
+        let what = "POST /test/rotate-keys";
+        let body = self.call(http::Method::POST, "/test/rotate-keys", Vec::new(), 200, what)?;
+        let answer: Value =
+            serde_json::from_slice(&body).map_err(|_| HarnessError::unexpected(what, 200, &body))?;
+        Ok(answer["kids"]
+            .as_array()
+            .map(|kids| kids.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default())
     }
 
     /// `POST /test/device/approve`: the user approves the device flow with this code.
