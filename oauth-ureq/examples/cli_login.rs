@@ -1,0 +1,48 @@
+//! A command-line login with OpenID Connect: the authorization code flow with PKCE, the
+//! redirect caught by a listener on the loopback interface (RFC 8252 §7.3).
+//!
+//! ```sh
+//! ISSUER=http://127.0.0.1:3000 CLIENT_ID=admin-cli cargo run -p oauth-ureq --example cli_login
+//! ```
+//!
+//! Open the printed URL in a browser and sign in; the program receives the redirect, exchanges
+//! the code, validates the ID token and prints who signed in.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use oauth_ureq::{AuthorizationRequest, OAuth2Session};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let issuer = std::env::var("ISSUER").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
+    let client_id = std::env::var("CLIENT_ID").unwrap_or_else(|_| "admin-cli".into());
+    // Any free port: loopback redirect URIs may vary the port (RFC 8252 §7.3).
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let redirect_uri = format!(
+        "http://127.0.0.1:{}/callback",
+        listener.local_addr()?.port()
+    );
+    let session = OAuth2Session::from_issuer(&issuer, client_id)?
+        .redirect_uri(&redirect_uri)
+        .build()?;
+    let (url, pending) =
+        session.authorization_url(&AuthorizationRequest::new().scope("openid profile email"))?;
+    println!("Open this URL in your browser to sign in:\n\n  {url}\n");
+
+    // One request: the browser coming back with ?code=…&state=….
+    let (mut stream, _) = listener.accept()?;
+    let mut request_line = String::new();
+    BufReader::new(&stream).read_line(&mut request_line)?;
+    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+    stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nSigned in: you can close this window.\n")?;
+    drop(stream);
+
+    session.exchange_code(pending, &format!("http://127.0.0.1{target}"))?;
+    let claims = session
+        .id_token_claims()
+        .ok_or("the provider sent no ID token")?;
+    println!("signed in as {} (issuer {})", claims.sub(), claims.iss());
+    let userinfo = session.userinfo()?;
+    println!("userinfo: {:?}", userinfo.claims());
+    Ok(())
+}
