@@ -43,6 +43,7 @@ pub mod fault;
 pub mod http1;
 pub mod oidc_provider;
 pub mod seed;
+pub mod ureq_driver;
 mod wire;
 
 pub use error::HarnessError;

@@ -4,51 +4,12 @@
 //! `cargo run -p oauth-tests --bin demo`
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use oauth_tests::oidc_provider::AuthServer;
-use oauth_tests::seed::{DriverError, SeedDriver, run_seed_scenario, tail};
-use oauth_ureq::{Error, Grant, OAuth2Session, Token};
-
-struct Demo {
-    session: OAuth2Session,
-}
-
-fn driver_error(e: Error) -> DriverError {
-    DriverError {
-        display: e.to_string(),
-        oauth_error: e.oauth_error().map(|o| o.error().to_owned()),
-    }
-}
-
-impl SeedDriver for Demo {
-    fn fetch_password(&mut self, username: &str, password: &str) -> Result<(), DriverError> {
-        self.session
-            .fetch_token(Grant::password(username, password))
-            .map(drop)
-            .map_err(driver_error)
-    }
-
-    fn get(&mut self, url: &str) -> Result<u16, DriverError> {
-        self.session
-            .get(url)
-            .call()
-            .map(|r| r.status().as_u16())
-            .map_err(driver_error)
-    }
-
-    fn refresh(&mut self) -> Result<(), DriverError> {
-        self.session.refresh_token().map(drop).map_err(driver_error)
-    }
-
-    fn token(&self) -> Option<Token> {
-        self.session.token()
-    }
-
-    fn refresh_at(&self) -> Option<SystemTime> {
-        self.session.refresh_at()
-    }
-}
+use oauth_tests::seed::{run_seed_scenario, tail};
+use oauth_tests::ureq_driver::UreqDriver;
+use oauth_ureq::OAuth2Session;
 
 fn main() -> ExitCode {
     println!("starting the local authorization server (oidc-provider, 5 s access tokens) …");
@@ -79,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut demo = Demo { session };
+    let mut demo = UreqDriver { session };
     let mut step = 0;
     let outcome = run_seed_scenario(&server, &mut demo, &mut |line| {
         step += 1;
