@@ -257,7 +257,7 @@ impl ClientConfig {
     /// **Clamp rule**: the leeway never exceeds half the token's lifetime (from the moment its
     /// request was sent to `expires_at`). A 60 s token with a 60 s leeway is refreshed after
     /// 30 s, not before every request as in clients that apply the leeway as is. Whatever the
-    /// leeway, a token is not sent in its last second (at most a tenth of its lifetime), so a
+    /// leeway, a token is not sent in its last second (at most a quarter of its lifetime), so a
     /// leeway of 0 still leaves time for the last request to arrive before the token dies.
     #[must_use]
     pub fn leeway(mut self, leeway: Duration) -> Self {

@@ -146,7 +146,10 @@ impl std::error::Error for OAuthError {}
 pub const BODY_EXCERPT_LIMIT: usize = 512;
 
 /// The server misbehaved: the response is not what the exchange calls for.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// `Debug`, like `Display`, leaves out the body excerpt of a 2xx response (it may hold a
+/// token).
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResponseError {
     /// Neither a success nor an OAuth error: an HTML error page, an empty 502, a 200 that is not
@@ -187,6 +190,36 @@ impl ResponseError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unexpected { status, .. } | Self::Malformed { status, .. } => *status,
+        }
+    }
+}
+
+impl fmt::Debug for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unexpected {
+                status,
+                content_type,
+                body_excerpt,
+            } => {
+                let mut s = f.debug_struct("Unexpected");
+                s.field("status", status)
+                    .field("content_type", content_type);
+                if status.is_success() {
+                    s.field(
+                        "body_excerpt",
+                        &format_args!("[hidden: {} bytes]", body_excerpt.len()),
+                    );
+                } else {
+                    s.field("body_excerpt", body_excerpt);
+                }
+                s.finish()
+            }
+            Self::Malformed { status, reason } => f
+                .debug_struct("Malformed")
+                .field("status", status)
+                .field("reason", reason)
+                .finish(),
         }
     }
 }

@@ -78,15 +78,24 @@ impl Bearer {
                     *request.uri_mut() = new_uri;
                 }
             }
-            BearerPlacement::FormBody => {
-                let body = request.body_mut();
-                if !body.is_empty() {
-                    body.push(b'&');
-                }
-                body.extend_from_slice(b"access_token=");
-                body.extend_from_slice(crate::client::form_encode(self.token.secret()).as_bytes());
-            }
+            BearerPlacement::FormBody => self.append_to_form(request.body_mut()),
         }
+    }
+
+    /// Adds `access_token=…` to a URL's query (RFC 6750 §2.3), for clients that build requests
+    /// their own way.
+    pub fn append_to_query(&self, url: &mut url::Url) {
+        url.query_pairs_mut()
+            .append_pair("access_token", self.token.secret());
+    }
+
+    /// Appends `access_token=…` to a form-encoded body (RFC 6750 §2.2).
+    pub fn append_to_form(&self, body: &mut Vec<u8>) {
+        if !body.is_empty() {
+            body.push(b'&');
+        }
+        body.extend_from_slice(b"access_token=");
+        body.extend_from_slice(crate::client::form_encode(self.token.secret()).as_bytes());
     }
 }
 

@@ -30,7 +30,7 @@
 //!
 //! A token is due `leeway` before `expires_at`, with the leeway clamped to half the token's
 //! lifetime (see [`ClientConfig::leeway`]): a 60 s token with a 60 s leeway is due after 30 s.
-//! Whatever the leeway, a token is not sent in its last [`TRANSIT_MARGIN`] (at most a tenth of
+//! Whatever the leeway, a token is not sent in its last [`TRANSIT_MARGIN`] (at most a quarter of
 //! its lifetime): a request signed then could reach the resource after the token died. So with
 //! a leeway of 0 a 60 s token is refreshed after 59 s, and no request meets a 401 at the edge.
 
@@ -441,7 +441,7 @@ fn abandoned(started_at: SystemTime, now: SystemTime) -> bool {
 pub const TRANSIT_MARGIN: Duration = Duration::from_secs(1);
 
 /// When a token stops being sent: `expires_at` minus a transit margin of
-/// [`TRANSIT_MARGIN`], at most a tenth of the lifetime. A request signed in the very last
+/// [`TRANSIT_MARGIN`], at most a quarter of the lifetime. A request signed in the very last
 /// moment would reach the resource server after the token expired and earn a 401.
 fn usable_until(token: &Token) -> Option<SystemTime> {
     let expires_at = token.expires_at()?;
@@ -450,7 +450,7 @@ fn usable_until(token: &Token) -> Option<SystemTime> {
             expires_at
                 .duration_since(issued_at)
                 .unwrap_or(Duration::ZERO)
-                / 10,
+                / 4,
         ),
         None => TRANSIT_MARGIN,
     };

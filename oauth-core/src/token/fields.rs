@@ -127,7 +127,7 @@ impl TokenFields {
                     None | Some(Value::Null) => None,
                     Some(v) => Some(
                         sent_at
-                            .checked_add(seconds(v, "expires_in")?)
+                            .checked_add(lifetime(v)?)
                             .ok_or("expires_in is out of range")?,
                     ),
                 };
@@ -178,6 +178,16 @@ fn is_header_safe(token: &str) -> bool {
     token
         .bytes()
         .fold(true, |ok, b| ok & (b.wrapping_sub(0x21) < 0x5e))
+}
+
+/// `expires_in`: a positive number of seconds. Zero would be a token dead on arrival, which a
+/// session could only ever try to refresh again.
+fn lifetime(value: &Value) -> Result<Duration, String> {
+    let lifetime = seconds(value, "expires_in")?;
+    if lifetime.is_zero() {
+        return Err("expires_in is 0: the token is expired on arrival".into());
+    }
+    Ok(lifetime)
 }
 
 /// A non-negative number of seconds: a JSON number or a numeric string.

@@ -212,6 +212,10 @@ fn wrong_types_are_named_never_quoted() {
             br#"{"access_token":"x","expires_in":1e300}"#,
             "expires_in is not a non-negative number of seconds",
         ),
+        (
+            br#"{"access_token":"x","expires_in":0}"#,
+            "expires_in is 0: the token is expired on arrival",
+        ),
     ] {
         let error = parse_token_response(&response(200, None, body), sent_at()).unwrap_err();
         assert_eq!(

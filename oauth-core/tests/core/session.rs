@@ -57,10 +57,10 @@ fn invalid_token() -> HeaderMap {
 }
 
 /// (lifetime ms, leeway s, expected refresh moment in ms after issue): the leeway clamped to
-/// half the lifetime, and never later than the transit margin (1 s, at most a tenth of the
+/// half the lifetime, and never later than the transit margin (1 s, at most a quarter of the
 /// lifetime) before expiry.
 const REFRESH_TABLE: &[(u64, u64, u64)] = &[
-    (5_000, 0, 4_500),
+    (5_000, 0, 4_000),
     (5_000, 2, 3_000),
     (5_000, 60, 2_500),
     (60_000, 0, 59_000),
@@ -405,8 +405,9 @@ fn expired_with_nothing_to_renew_with_fails_clearly() {
     }
     let now = ManualClock::new().now();
     let _ = session.set_token(Token::bearer("at").with_lifetime(now, now + Duration::from_secs(5)));
-    let _ = bearer(session.poll_authorization(now + Duration::from_secs(4)));
-    match session.poll_authorization(now + Duration::from_secs(5)) {
+    // Usable until its last second (the transit margin), then refused without a request.
+    let _ = bearer(session.poll_authorization(now + Duration::from_millis(3_999)));
+    match session.poll_authorization(now + Duration::from_secs(4)) {
         Authorization::Fail(e) => {
             assert_eq!(
                 e.to_string(),
