@@ -1,0 +1,190 @@
+//! The session builder: the core's client configuration (shared setters), the two reqwest
+//! clients, limits, and the update hook.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use oauth_core::{ClientConfig, ConfigError, Token, TokenSession, TokenUpdate};
+
+use crate::Error;
+use crate::session::{Clients, OAuth2Session};
+
+/// The largest token, revocation or introspection response read (1 MiB): an endpoint that
+/// sends more is broken or hostile.
+pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
+/// The default timeout of one whole HTTP call, from connecting to the end of the body.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+type HookFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The user's update hook.
+pub(crate) enum UpdateHook {
+    /// Runs while the session's state is locked: in order, and must be short.
+    Blocking(Box<dyn Fn(&TokenUpdate) + Send + Sync>),
+    /// Awaited after the state is unlocked, one at a time, in the order of the changes.
+    Async(Box<dyn Fn(TokenUpdate) -> HookFuture + Send + Sync>),
+}
+
+/// Builds an [`OAuth2Session`].
+///
+/// The client-configuration setters ([`token_endpoint`](Self::token_endpoint),
+/// [`client_secret_basic`](Self::client_secret_basic), [`leeway`](Self::leeway), …) are the
+/// same in every adapter; an invalid value is reported by [`build`](Self::build).
+#[must_use]
+pub struct SessionBuilder {
+    config: Result<ClientConfig, ConfigError>,
+    client: Option<reqwest::Client>,
+    endpoint_client: Option<reqwest::Client>,
+    timeout: Duration,
+    body_limit: u64,
+    hook: Option<UpdateHook>,
+    token: Option<Token>,
+}
+
+impl std::fmt::Debug for SessionBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionBuilder")
+            .field("config", &self.config)
+            .field("timeout", &self.timeout)
+            .field("body_limit", &self.body_limit)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionBuilder {
+    pub(crate) fn new(client_id: String) -> Self {
+        Self {
+            config: Ok(ClientConfig::new(client_id)),
+            client: None,
+            endpoint_client: None,
+            timeout: DEFAULT_TIMEOUT,
+            body_limit: DEFAULT_BODY_LIMIT,
+            hook: None,
+            token: None,
+        }
+    }
+
+    oauth_core::client_config_setters!();
+
+    fn map_config(
+        mut self,
+        f: impl FnOnce(ClientConfig) -> Result<ClientConfig, ConfigError>,
+    ) -> Self {
+        self.config = self.config.and_then(f);
+        self
+    }
+
+    /// Sends resource requests (`get`, `post`, …) with this client: its pool, proxy, TLS,
+    /// default headers, timeouts and redirect policy. reqwest drops `Authorization` on any
+    /// redirect to another host, port or scheme, whatever the policy.
+    ///
+    /// Token, revocation and introspection calls do **not** use it, because they must not
+    /// follow redirects and reqwest sets that per client: they use
+    /// [`endpoint_client`](Self::endpoint_client) if given, else a client the session builds
+    /// with no redirects and the session's [`timeout`](Self::timeout). Give an endpoint client
+    /// too when those calls need your proxy or TLS settings.
+    ///
+    /// With [`BearerPlacement::Query`](oauth_core::BearerPlacement::Query), turn `referer` off
+    /// on this client (`ClientBuilder::referer(false)`): a redirect would otherwise carry the
+    /// token in `Referer`. The session's own client has it off.
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Sends token, revocation and introspection calls with this client. Build it with
+    /// `redirect(reqwest::redirect::Policy::none())`: a call that ends at another URL fails
+    /// with [`Error::EndpointRedirected`], but by then the request was sent there. Each call
+    /// still gets the session's [`timeout`](Self::timeout).
+    pub fn endpoint_client(mut self, client: reqwest::Client) -> Self {
+        self.endpoint_client = Some(client);
+        self
+    }
+
+    /// The timeout of one whole HTTP call (default [`DEFAULT_TIMEOUT`]): token-endpoint calls
+    /// always, resource requests when the session builds its own client.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest token, revocation or introspection response read (default
+    /// [`DEFAULT_BODY_LIMIT`]).
+    pub fn body_limit(mut self, bytes: u64) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Called once per real token change (fetch, refresh, re-fetch), to persist the token.
+    /// It runs while the session's state is locked, so updates arrive in order and no request
+    /// sees the new token before the hook does: keep it short and never block on IO here (use
+    /// [`on_token_update_async`](Self::on_token_update_async) for a database). Replaces an
+    /// async hook set before.
+    pub fn on_token_update(mut self, hook: impl Fn(&TokenUpdate) + Send + Sync + 'static) -> Self {
+        self.hook = Some(UpdateHook::Blocking(Box::new(hook)));
+        self
+    }
+
+    /// Like [`on_token_update`](Self::on_token_update), for hooks that await (a database
+    /// write). The hook's future is awaited after the new token is in place (requests already
+    /// use it), one hook at a time and in the order of the changes; `fetch_token` and
+    /// `refresh_token` return only once the hook for their change has finished. The hook
+    /// handles its own errors. Replaces a blocking hook set before.
+    pub fn on_token_update_async<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(TokenUpdate) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hook = Some(UpdateHook::Async(Box::new(move |update| {
+            Box::pin(hook(update))
+        })));
+        self
+    }
+
+    /// Starts with this token (a persisted one, say). The hook is not called for it.
+    pub fn token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Builds the session. It needs no runtime; its calls must run on a tokio runtime (with
+    /// its time driver, for reqwest's timeouts).
+    ///
+    /// # Errors
+    /// The first configuration error met by the setters (an invalid endpoint URL, say), or
+    /// [`Error::Transport`] when reqwest cannot build a client (no TLS backend, say).
+    pub fn build(self) -> Result<OAuth2Session, Error> {
+        let config = self.config?;
+        let own = || {
+            reqwest::Client::builder()
+                .timeout(self.timeout)
+                .referer(false)
+        };
+        let resource = match self.client {
+            Some(client) => client,
+            None => own().build()?,
+        };
+        let endpoint = match self.endpoint_client {
+            Some(client) => client,
+            None => own().redirect(reqwest::redirect::Policy::none()).build()?,
+        };
+        let token_endpoint = config.configured_token_endpoint().cloned();
+        let mut state = TokenSession::new(config);
+        if let Some(token) = self.token {
+            let _ = state.set_token(token);
+        }
+        Ok(OAuth2Session::new(
+            state,
+            Clients {
+                resource,
+                endpoint,
+                timeout: self.timeout,
+                body_limit: self.body_limit,
+                token_endpoint,
+            },
+            self.hook,
+        ))
+    }
+}

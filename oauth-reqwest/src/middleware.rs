@@ -1,0 +1,90 @@
+//! [`OAuth2Middleware`]: the session's signing, refresh and replay as a `reqwest-middleware`
+//! layer, for code that already builds its clients as middleware stacks.
+
+use reqwest_middleware::{Middleware, Next};
+
+use crate::request::{hide_token, sign};
+use crate::{Error, OAuth2Session};
+
+/// Signs every request of a `reqwest_middleware::ClientWithMiddleware` with the session's
+/// token, refreshing first when the core says so and replaying once after a `401`
+/// `invalid_token`, exactly as [`OAuth2Session::get`] does.
+///
+/// Token exchanges still go through the session's own endpoint client, not through the stack.
+/// Session errors reach the caller as `reqwest_middleware::Error::Middleware` wrapping an
+/// [`Error`] (`e.downcast_ref::<oauth_reqwest::Error>()`).
+///
+/// ```no_run
+/// # async fn run(session: oauth_reqwest::OAuth2Session) -> Result<(), Box<dyn std::error::Error>> {
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(oauth_reqwest::OAuth2Middleware::new(session))
+///     .build();
+/// let response = client.get("https://api.example.com/me").send().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OAuth2Middleware {
+    session: OAuth2Session,
+}
+
+impl OAuth2Middleware {
+    /// A middleware signing with `session`'s token.
+    #[must_use]
+    pub fn new(session: OAuth2Session) -> Self {
+        Self { session }
+    }
+}
+
+impl From<OAuth2Session> for OAuth2Middleware {
+    fn from(session: OAuth2Session) -> Self {
+        Self::new(session)
+    }
+}
+
+fn middleware_error(e: Error) -> reqwest_middleware::Error {
+    reqwest_middleware::Error::middleware(e)
+}
+
+fn hidden(e: reqwest_middleware::Error, bearer: &oauth_core::Bearer) -> reqwest_middleware::Error {
+    match e {
+        reqwest_middleware::Error::Reqwest(e) => hide_token(e, bearer).into(),
+        other => other,
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for OAuth2Middleware {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut oauth_core::http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let session = &self.session;
+        session
+            .check_transport_security(request.url())
+            .map_err(middleware_error)?;
+        let spare = request.try_clone();
+        let bearer = session.authorize().await.map_err(middleware_error)?;
+        sign(&mut request, &bearer).map_err(middleware_error)?;
+        let response = next
+            .clone()
+            .run(request, extensions)
+            .await
+            .map_err(|e| hidden(e, &bearer))?;
+        if !session.needs_replay(&bearer, false, &response) {
+            return Ok(response);
+        }
+        let Some(mut replay) = spare else {
+            return Ok(response);
+        };
+        let bearer = session.authorize().await.map_err(middleware_error)?;
+        sign(&mut replay, &bearer).map_err(middleware_error)?;
+        let response = next
+            .run(replay, extensions)
+            .await
+            .map_err(|e| hidden(e, &bearer))?;
+        let _ = session.needs_replay(&bearer, true, &response);
+        Ok(response)
+    }
+}
