@@ -1,0 +1,858 @@
+//! oauth-async-std against the real test authorization server and the fault-injection stub.
+//!
+//! Every test drives its futures with `async_std::task::block_on` (one scenario with
+//! `smol::block_on`); no tokio runtime is started anywhere in them.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_std::task::block_on;
+use oauth_async_std::{
+    DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, Error, Grant, HttpClient, OAuth2Session, Token,
+    TransportError,
+};
+use oauth_core::{Error as CoreError, ResponseError, TokenRef, UpdateKind};
+use oauth_tests::fault::{Fault, FaultServer};
+use oauth_tests::oidc_provider::AuthServer;
+use oauth_tests::seed::{DriverError, SeedDriver, run_seed_scenario, wait_until};
+
+use crate::start_server;
+
+/// Which executor drives the seed driver's futures.
+#[derive(Debug, Clone, Copy)]
+enum Runtime {
+    AsyncStd,
+    Smol,
+}
+
+impl Runtime {
+    fn block_on<F: Future>(self, future: F) -> F::Output {
+        match self {
+            Self::AsyncStd => async_std::task::block_on(future),
+            Self::Smol => smol::block_on(future),
+        }
+    }
+}
+
+struct AsyncStdDriver {
+    session: OAuth2Session,
+    runtime: Runtime,
+}
+
+fn driver_error(e: Error) -> DriverError {
+    DriverError {
+        display: e.to_string(),
+        oauth_error: e.oauth_error().map(|o| o.error().to_owned()),
+    }
+}
+
+/// An authenticated GET whose body is read to the end (so its connection goes back to the
+/// pool); the status.
+async fn get_status(session: &OAuth2Session, url: &str) -> Result<u16, Error> {
+    let response = session.get(url).call().await?;
+    let status = response.status().as_u16();
+    response.into_body().read_to_vec().await?;
+    Ok(status)
+}
+
+impl SeedDriver for AsyncStdDriver {
+    fn fetch_password(&mut self, username: &str, password: &str) -> Result<(), DriverError> {
+        self.runtime
+            .block_on(
+                self.session
+                    .fetch_token(Grant::password(username, password)),
+            )
+            .map(drop)
+            .map_err(driver_error)
+    }
+
+    fn get(&mut self, url: &str) -> Result<u16, DriverError> {
+        self.runtime
+            .block_on(get_status(&self.session, url))
+            .map_err(driver_error)
+    }
+
+    fn refresh(&mut self) -> Result<(), DriverError> {
+        self.runtime
+            .block_on(self.session.refresh_token())
+            .map(drop)
+            .map_err(driver_error)
+    }
+
+    fn token(&self) -> Option<Token> {
+        self.session.token()
+    }
+
+    fn refresh_at(&self) -> Option<SystemTime> {
+        self.session.refresh_at()
+    }
+}
+
+fn session(server: &AuthServer, client_id: &str) -> oauth_async_std::SessionBuilder {
+    OAuth2Session::builder(client_id)
+        .token_endpoint(&server.token_endpoint())
+        .revocation_endpoint(&server.revocation_endpoint())
+        .introspection_endpoint(&server.introspection_endpoint())
+}
+
+/// Polls the wall clock (asynchronously, bounded) until the session's token is due.
+async fn wait_for_refresh(session: &OAuth2Session) {
+    let at = session.refresh_at().expect("token has a refresh time");
+    for _ in 0..1_000 {
+        let Ok(remaining) = at.duration_since(SystemTime::now()) else {
+            return;
+        };
+        async_std::task::sleep(remaining.min(Duration::from_millis(50))).await;
+    }
+    panic!("the refresh time was not reached");
+}
+
+fn run_seed(runtime: Runtime) {
+    let server = start_server(Duration::from_secs(4));
+    // The seed's leeway of 60 s on a 4 s token: clamped to 2 s, so the token is used for 2 s.
+    let session = session(&server, "admin-cli")
+        .leeway(Duration::from_secs(60))
+        .build()
+        .expect("session");
+    let mut driver = AsyncStdDriver { session, runtime };
+    run_seed_scenario(&server, &mut driver, &mut |line| {
+        eprintln!("async-std adapter seed ({runtime:?}): {line}")
+    })
+    .expect("seed scenario");
+}
+
+#[test]
+fn seed_scenario() {
+    run_seed(Runtime::AsyncStd);
+}
+
+#[test]
+fn seed_scenario_under_smol_block_on() {
+    run_seed(Runtime::Smol);
+}
+
+#[test]
+fn wrong_password_is_invalid_grant() {
+    let server = start_server(Duration::from_secs(30));
+    let session = session(&server, "admin-cli").build().expect("session");
+    let error = block_on(session.fetch_token(Grant::password("admin", "wrong"))).unwrap_err();
+    assert_eq!(error.to_string(), "invalid_grant: Invalid user credentials");
+    assert!(error.requires_reauthentication());
+    assert!(session.token().is_none());
+}
+
+#[test]
+fn confidential_clients_basic_post_and_form_encoded_secret() {
+    let server = start_server(Duration::from_secs(30));
+    block_on(async {
+        for (client, builder) in [
+            (
+                "basic-client",
+                session(&server, "basic-client").client_secret_basic("basic-secret"),
+            ),
+            (
+                "post-client",
+                session(&server, "post-client").client_secret_post("post-secret"),
+            ),
+            (
+                "odd-secret-client",
+                session(&server, "odd-secret-client")
+                    .client_secret_basic("s3cr3t:with+special&chars/="),
+            ),
+        ] {
+            let session = builder.build().expect("session");
+            session
+                .fetch_token(Grant::client_credentials())
+                .await
+                .unwrap_or_else(|e| panic!("{client}: {e}"));
+            let status = get_status(&session, &server.resource_url())
+                .await
+                .expect("resource");
+            assert_eq!(status, 200, "{client}");
+        }
+        let wrong = session(&server, "basic-client")
+            .client_secret_basic("nope")
+            .build()
+            .expect("session");
+        let error = wrong
+            .fetch_token(Grant::client_credentials())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.oauth_error().map(|e| e.error()),
+            Some("invalid_client")
+        );
+        assert!(
+            error
+                .oauth_error()
+                .and_then(|e| e.www_authenticate())
+                .is_some_and(|c| c.starts_with("Basic"))
+        );
+    });
+}
+
+#[test]
+fn client_credentials_token_is_fetched_again_when_due() {
+    let server = start_server(Duration::from_secs(2));
+    let updates = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&updates);
+    let session = session(&server, "cc-client")
+        .client_secret_basic("cc-secret")
+        .leeway(Duration::from_secs(1))
+        .on_token_update(move |u| seen.lock().expect("lock").push(u.kind()))
+        .build()
+        .expect("session");
+    block_on(async {
+        session
+            .fetch_token(Grant::client_credentials())
+            .await
+            .expect("token");
+        wait_for_refresh(&session).await;
+        let status = get_status(&session, &server.resource_url())
+            .await
+            .expect("resource");
+        assert_eq!(status, 200);
+    });
+    assert_eq!(
+        server
+            .stats()
+            .expect("stats")
+            .token_requests("client_credentials"),
+        2
+    );
+    assert_eq!(
+        *updates.lock().expect("lock"),
+        [UpdateKind::Fetched, UpdateKind::Refetched]
+    );
+}
+
+#[test]
+fn rotation_on_keeps_and_reports_the_new_refresh_token_and_off_keeps_the_old() {
+    let server = start_server(Duration::from_secs(30));
+    for (client, rotates) in [("admin-cli-rotating", true), ("admin-cli", false)] {
+        let reported = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&reported);
+        let session = session(&server, client)
+            .on_token_update(move |u| {
+                let rt = u.new_token().refresh_token().map(|t| t.secret().to_owned());
+                seen.lock().expect("lock").push(rt);
+            })
+            .build()
+            .expect("session");
+        let (first, second, third) = block_on(async {
+            let first = session
+                .fetch_token(Grant::password("admin", "admin"))
+                .await
+                .expect("token");
+            let second = session.refresh_token().await.expect("refresh");
+            let third = session
+                .refresh_token()
+                .await
+                .expect("refresh with the kept refresh token");
+            (first, second, third)
+        });
+        let rt = |t: &Token| {
+            t.refresh_token()
+                .expect("refresh token")
+                .secret()
+                .to_owned()
+        };
+        assert_eq!(rt(&first) != rt(&second), rotates, "{client}");
+        assert_eq!(rt(&second) != rt(&third), rotates, "{client}");
+        let reported = reported.lock().expect("lock");
+        assert_eq!(reported.len(), 3, "one hook call per change");
+        assert_eq!(reported[2].as_deref(), Some(rt(&third).as_str()));
+    }
+}
+
+#[test]
+fn async_update_hook_is_awaited_once_per_change_in_order() {
+    let server = start_server(Duration::from_secs(30));
+    let persisted = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::clone(&persisted);
+    let session = session(&server, "admin-cli-rotating")
+        .on_token_update_async(move |update| {
+            let store = Arc::clone(&store);
+            async move {
+                // A slow store: the next change must still wait for this one.
+                async_std::task::yield_now().await;
+                let access = update.new_token().access_token().secret().to_owned();
+                store.lock().expect("lock").push((update.kind(), access));
+            }
+        })
+        .build()
+        .expect("session");
+    let tokens = block_on(async {
+        let mut tokens = vec![
+            session
+                .fetch_token(Grant::password("admin", "admin"))
+                .await
+                .expect("token"),
+        ];
+        for _ in 0..2 {
+            tokens.push(session.refresh_token().await.expect("refresh"));
+        }
+        tokens
+    });
+    let persisted = persisted.lock().expect("lock").clone();
+    let expected: Vec<_> = [
+        UpdateKind::Fetched,
+        UpdateKind::Refreshed,
+        UpdateKind::Refreshed,
+    ]
+    .into_iter()
+    .zip(tokens.iter().map(|t| t.access_token().secret().to_owned()))
+    .collect();
+    assert_eq!(
+        persisted, expected,
+        "the hook ran before each call returned"
+    );
+}
+
+#[test]
+fn unauthorized_invalid_token_refreshes_once_and_replays_the_body() {
+    let server = start_server(Duration::from_secs(30));
+    let session = session(&server, "admin-cli").build().expect("session");
+    block_on(async {
+        let token = session
+            .fetch_token(Grant::password("admin", "admin"))
+            .await
+            .expect("token");
+        // An access token the server does not know, with a live refresh token: the resource
+        // answers 401 invalid_token.
+        let refresh_token = token.refresh_token().expect("refresh token").clone();
+        session.set_token(Token::bearer("unknown-to-the-server").with_refresh_token(refresh_token));
+        server.reset_stats().expect("reset");
+        let response = session
+            .post(&format!("{}/echo", server.resource_url()))
+            .send_json(&serde_json::json!({"replayed": "body"}))
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        let echoed: serde_json::Value = response.into_body().read_json().await.expect("json");
+        assert_eq!(echoed["body"], r#"{"replayed":"body"}"#);
+    });
+    let stats = server.stats().expect("stats");
+    assert_eq!(stats.token_requests("refresh_token"), 1);
+    assert_eq!((stats.resource_unauthorized(), stats.resource_ok()), (1, 1));
+}
+
+#[test]
+fn second_unauthorized_reaches_the_caller_without_a_loop() {
+    let stub = FaultServer::start().expect("stub");
+    stub.script([
+        Fault::unauthorized_invalid_token(),
+        Fault::token(),
+        Fault::unauthorized_invalid_token(),
+    ]);
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .token(Token::bearer("stale").with_refresh_token("rt"))
+        .build()
+        .expect("session");
+    let status = block_on(get_status(&session, &stub.url("/resource"))).expect("response");
+    assert_eq!(status, 401);
+    let paths: Vec<String> = stub.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/resource", "/token", "/resource"]);
+}
+
+#[test]
+fn many_tasks_across_expiry_cause_one_refresh_and_stay_within_the_pool_bound() {
+    const TASKS: usize = 256;
+    for client in ["admin-cli", "admin-cli-rotating"] {
+        let server = start_server(Duration::from_secs(3));
+        let session = session(&server, client)
+            .leeway(Duration::ZERO)
+            .build()
+            .expect("session");
+        block_on(session.fetch_token(Grant::password("admin", "admin"))).expect("token");
+        let expires_at = session
+            .token()
+            .and_then(|t| t.expires_at())
+            .expect("expiry");
+        server.reset_stats().expect("reset");
+        wait_until(
+            expires_at - Duration::from_millis(300),
+            Duration::from_secs(10),
+        )
+        .expect("near expiry");
+        let failures = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        block_on(async {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    let (session, failures, requests, url) = (
+                        session.clone(),
+                        Arc::clone(&failures),
+                        Arc::clone(&requests),
+                        server.resource_url(),
+                    );
+                    async_std::task::spawn(async move {
+                        // Each task keeps requesting until it has crossed the expiry moment.
+                        for _ in 0..10_000 {
+                            let crossed =
+                                SystemTime::now() > expires_at + Duration::from_millis(200);
+                            requests.fetch_add(1, Ordering::Relaxed);
+                            let outcome = get_status(&session, &url).await;
+                            if !matches!(outcome, Ok(200))
+                                && failures.fetch_add(1, Ordering::Relaxed) == 0
+                            {
+                                eprintln!("first failure: {outcome:?}");
+                            }
+                            if crossed {
+                                break;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await;
+            }
+        });
+        let stats = server.stats().expect("stats");
+        let opened = session.http_client().connections_opened();
+        eprintln!(
+            "{client}: {TASKS} tasks, {} requests, {opened} connections opened, {stats:?}",
+            requests.load(Ordering::Relaxed)
+        );
+        assert_eq!(
+            stats.token_requests("refresh_token"),
+            1,
+            "{client}: {stats:?}"
+        );
+        assert_eq!(failures.load(Ordering::Relaxed), 0, "{client}");
+        assert_eq!(stats.resource_unauthorized(), 0, "{client}");
+        assert!(
+            opened <= DEFAULT_MAX_CONNECTIONS_PER_ORIGIN as u64,
+            "{client}: {opened} connections opened for a bound of {DEFAULT_MAX_CONNECTIONS_PER_ORIGIN}"
+        );
+    }
+}
+
+#[test]
+fn a_cancelled_caller_does_not_cancel_the_refresh_others_wait_for() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    stub.push(Fault::slow(Duration::from_millis(600), Fault::token()));
+    let long_ago = SystemTime::now() - Duration::from_secs(7200);
+    let expired = Token::bearer("expired-at")
+        .with_refresh_token("rt")
+        .with_lifetime(long_ago, long_ago + Duration::from_secs(3600));
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .token(expired)
+        .build()
+        .expect("session");
+    let url = stub.url("/resource");
+    block_on(async {
+        // This caller starts the refresh, then gives up long before the answer.
+        let cancelled =
+            async_std::future::timeout(Duration::from_millis(100), get_status(&session, &url))
+                .await;
+        assert!(cancelled.is_err(), "the first caller timed out");
+        // This one finds the refresh in flight and waits for it.
+        assert_eq!(get_status(&session, &url).await.expect("waiter"), 200);
+    });
+    let token = session.token().expect("token");
+    assert_eq!(token.access_token().secret(), "stub-at-1");
+    let requests = stub.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/token", "/resource"],
+        "one refresh, one resource call"
+    );
+    assert_eq!(
+        requests[1].header("authorization"),
+        Some("Bearer stub-at-1")
+    );
+}
+
+#[test]
+fn sequential_requests_reuse_one_keep_alive_connection() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("at"))
+        .build()
+        .expect("session");
+    block_on(async {
+        for _ in 0..20 {
+            assert_eq!(
+                get_status(&session, &stub.url("/r")).await.expect("get"),
+                200
+            );
+        }
+    });
+    assert_eq!(stub.connections(), 1);
+    assert_eq!(session.http_client().connections_opened(), 1);
+}
+
+#[test]
+fn an_idle_connection_the_server_closed_is_replaced_not_reported() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    // Answers as if keeping the connection alive, then closes it.
+    stub.push(Fault::raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("at"))
+        .build()
+        .expect("session");
+    block_on(async {
+        for _ in 0..3 {
+            assert_eq!(
+                get_status(&session, &stub.url("/r")).await.expect("get"),
+                200
+            );
+        }
+    });
+    assert_eq!(stub.requests().len(), 3);
+    assert_eq!(stub.connections(), 2);
+}
+
+#[test]
+fn query_pairs_are_form_encoded_and_odd_urls_normalised() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("at"))
+        .build()
+        .expect("session");
+    block_on(async {
+        let response = session
+            .get(&stub.url("/r?x=1"))
+            .query("a", "b c&d")
+            .call()
+            .await
+            .expect("get");
+        response.into_body().read_to_vec().await.expect("body");
+        let response = session
+            .get(&stub.url("/with space"))
+            .call()
+            .await
+            .expect("get");
+        response.into_body().read_to_vec().await.expect("body");
+    });
+    let paths: Vec<String> = stub.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/r?x=1&a=b+c%26d", "/with%20space"]);
+}
+
+#[test]
+fn concurrent_requests_never_open_more_connections_than_the_bound() {
+    let stub = FaultServer::with_default(Fault::slow(
+        Duration::from_millis(20),
+        Fault::respond(200, "text/plain", "ok"),
+    ))
+    .expect("stub");
+    let client = HttpClient::builder().max_connections_per_origin(4).build();
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("at"))
+        .http_client(client.clone())
+        .build()
+        .expect("session");
+    let url = stub.url("/r");
+    let ok = block_on(async {
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (session, url) = (session.clone(), url.clone());
+                async_std::task::spawn(async move { get_status(&session, &url).await })
+            })
+            .collect();
+        let mut ok = 0;
+        for task in tasks {
+            ok += usize::from(matches!(task.await, Ok(200)));
+        }
+        ok
+    });
+    assert_eq!(ok, 64);
+    assert_eq!(stub.requests().len(), 64);
+    assert_eq!(stub.connections(), 4, "the server saw exactly the bound");
+    assert_eq!(client.connections_opened(), 4);
+}
+
+#[test]
+fn introspection_and_revocation() {
+    let server = start_server(Duration::from_secs(30));
+    let session = session(&server, "basic-client")
+        .client_secret_basic("basic-secret")
+        .build()
+        .expect("session");
+    block_on(async {
+        let token = session
+            .fetch_token(Grant::password("admin", "admin"))
+            .await
+            .expect("token");
+        let live = session
+            .introspect_token(TokenRef::Access(token.access_token()))
+            .await
+            .expect("introspection");
+        assert!(live.active());
+        assert_eq!(live.client_id(), Some("basic-client"));
+        session
+            .revoke_token(TokenRef::Access(token.access_token()))
+            .await
+            .expect("revoked");
+        let dead = session
+            .introspect_token(TokenRef::Access(token.access_token()))
+            .await
+            .expect("introspection");
+        assert!(!dead.active());
+    });
+}
+
+fn stub_session(stub: &FaultServer) -> OAuth2Session {
+    OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .timeout(Duration::from_millis(500))
+        .body_limit(64 * 1024)
+        .token(Token::bearer("old-at").with_refresh_token("old-rt"))
+        .build()
+        .expect("session")
+}
+
+fn assert_token_kept(session: &OAuth2Session) {
+    let token = session.token().expect("token");
+    assert_eq!(token.access_token().secret(), "old-at");
+    assert_eq!(token.refresh_token().map(|t| t.secret()), Some("old-rt"));
+}
+
+#[test]
+fn faults_are_typed_errors_and_lose_nothing() {
+    let stub = FaultServer::start().expect("stub");
+    let session = stub_session(&stub);
+    block_on(async {
+        stub.push(Fault::html_500());
+        let error = session.refresh_token().await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Core(CoreError::Response(ResponseError::Unexpected { .. }))
+            ),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("unexpected response: HTTP 500"),
+            "{error}"
+        );
+        assert_token_kept(&session);
+
+        stub.push(Fault::json_error_with_200());
+        let error = session.refresh_token().await.unwrap_err();
+        assert_eq!(
+            error.oauth_error().map(|e| e.error()),
+            Some("invalid_grant")
+        );
+        assert_token_kept(&session);
+
+        stub.push(Fault::drop_mid_response());
+        let error = session.refresh_token().await.unwrap_err();
+        assert!(
+            matches!(error, Error::Transport(TransportError::Http(_))),
+            "{error}"
+        );
+        assert_token_kept(&session);
+
+        stub.push(Fault::slow(Duration::from_secs(2), Fault::token()));
+        let error = session.refresh_token().await.unwrap_err();
+        assert!(
+            matches!(&error, Error::Transport(TransportError::Timeout(_))),
+            "{error}"
+        );
+        assert_token_kept(&session);
+
+        stub.push(Fault::oversized(1024 * 1024));
+        let error = session.refresh_token().await.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Transport(TransportError::BodyTooLarge { limit: 65_536 })
+            ),
+            "{error}"
+        );
+        assert_token_kept(&session);
+
+        // Only explicit calls were made: no retry loop.
+        assert_eq!(stub.requests().len(), 5);
+
+        stub.push(Fault::token_with_string_expires_in());
+        let token = session
+            .refresh_token()
+            .await
+            .expect("string expires_in is accepted");
+        assert!(token.expires_at().is_some());
+        stub.push(Fault::form_encoded_token());
+        session
+            .refresh_token()
+            .await
+            .expect("form-encoded token response is accepted");
+    });
+}
+
+#[test]
+fn oversized_body_without_content_length_is_cut_at_the_limit() {
+    let stub = FaultServer::start().expect("stub");
+    let session = stub_session(&stub);
+    let mut chunked =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for _ in 0..8 {
+        chunked.extend_from_slice(b"4000\r\n");
+        chunked.extend_from_slice(&[b'x'; 0x4000]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    stub.push(Fault::raw(chunked));
+    let error = block_on(session.refresh_token()).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Transport(TransportError::BodyTooLarge { limit: 65_536 })
+        ),
+        "{error}"
+    );
+    assert_token_kept(&session);
+}
+
+#[test]
+fn resource_request_timeout_is_a_typed_error() {
+    let stub = FaultServer::start().expect("stub");
+    stub.push(Fault::slow(
+        Duration::from_secs(2),
+        Fault::respond(200, "text/plain", "late"),
+    ));
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("at"))
+        .build()
+        .expect("session");
+    let error = block_on(
+        session
+            .get(&stub.url("/slow"))
+            .timeout(Duration::from_millis(200))
+            .call(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Transport(TransportError::Timeout(t)) if *t == Duration::from_millis(200)
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn token_endpoint_redirects_are_not_followed() {
+    let stub = FaultServer::start().expect("stub");
+    let session = stub_session(&stub);
+    stub.push(Fault::redirect(307, &stub.url("/elsewhere")));
+    let error = block_on(session.refresh_token()).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("unexpected response: HTTP 307"),
+        "{error}"
+    );
+    assert_eq!(stub.requests().len(), 1);
+}
+
+#[test]
+fn resource_redirects_are_returned_so_the_bearer_never_reaches_another_origin() {
+    let origin = FaultServer::start().expect("stub");
+    let other = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    origin.push(Fault::redirect(302, &other.url("/landing")));
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("secret-at"))
+        .build()
+        .expect("session");
+    let response = block_on(session.get(&origin.url("/start")).call()).expect("response");
+    assert_eq!(response.status(), 302);
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(other.url("/landing").as_str())
+    );
+    assert_eq!(
+        origin.requests()[0].header("authorization"),
+        Some("Bearer secret-at")
+    );
+    assert!(other.requests().is_empty());
+}
+
+#[test]
+fn plain_http_off_loopback_is_refused_and_secrets_stay_hidden() {
+    let session = OAuth2Session::builder("c")
+        .token_endpoint("http://auth.example.com/token")
+        .client_secret_post("hunter2")
+        .token(Token::bearer("secret-at").with_refresh_token("secret-rt"))
+        .build()
+        .expect("session");
+    let (fetch_error, get_error) = block_on(async {
+        (
+            session
+                .fetch_token(Grant::password("admin", "pa55word"))
+                .await
+                .unwrap_err(),
+            session
+                .get("http://api.example.com/x")
+                .call()
+                .await
+                .unwrap_err(),
+        )
+    });
+    assert_eq!(
+        fetch_error.to_string(),
+        "refusing plain http to non-loopback host auth.example.com: use https or allow insecure http explicitly"
+    );
+    assert!(
+        get_error.to_string().starts_with("refusing plain http"),
+        "{get_error}"
+    );
+    // A secret of the caller's own in a query or a header is not shown either.
+    let request = session
+        .get("http://127.0.0.1:9/x?api_key=hunter2")
+        .header("X-Api-Key", "pa55word");
+    let shown = format!("{session:?} {fetch_error:?} {fetch_error} {get_error:?} {request:?}");
+    for secret in ["hunter2", "secret-at", "secret-rt", "pa55word"] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+}
+
+#[test]
+fn transport_errors_name_the_origin_not_the_path_or_query() {
+    // A closed port on loopback: connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("secret-at"))
+        .bearer_placement(oauth_core::BearerPlacement::Query)
+        .build()
+        .expect("session");
+    let error = block_on(session.get(&format!("http://{closed}/path?q=1")).call()).unwrap_err();
+    assert!(
+        matches!(&error, Error::Transport(TransportError::Connect { .. })),
+        "{error}"
+    );
+    let shown = format!("{error} {error:?}");
+    assert!(shown.contains(&format!("http://{closed}")), "{shown}");
+    assert!(
+        !shown.contains("secret-at") && !shown.contains("/path"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn session_futures_are_send_so_any_executor_can_spawn_them() {
+    fn assert_send<T: Send>(_: &T) {}
+    let session = OAuth2Session::builder("c").build().expect("session");
+    assert_send(&session.fetch_token(Grant::client_credentials()));
+    assert_send(&session.refresh_token());
+    assert_send(&session.get("http://127.0.0.1/").call());
+    assert_send(&session.post("http://127.0.0.1/").send_json(&1));
+    let token = Token::bearer("t");
+    assert_send(&session.revoke_token(TokenRef::Access(token.access_token())));
+    assert_send(&session.introspect_token(TokenRef::Access(token.access_token())));
+}
