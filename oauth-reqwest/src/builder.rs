@@ -1,14 +1,17 @@
 //! The session builder: the core's client configuration (shared setters), the two reqwest
-//! clients, limits, and the update hook.
+//! clients, limits, the update hook and the provider's key cache.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use oauth_core::oidc::JwksCache;
 use oauth_core::{ClientConfig, ConfigError, Token, TokenSession, TokenUpdate};
 
 use crate::Error;
+use crate::endpoint::Limits;
 use crate::session::{Clients, OAuth2Session};
+use crate::tls::install_crypto_provider;
 
 /// The largest token, revocation or introspection response read (1 MiB): an endpoint that
 /// sends more is broken or hostile.
@@ -40,6 +43,7 @@ pub struct SessionBuilder {
     body_limit: u64,
     hook: Option<UpdateHook>,
     token: Option<Token>,
+    jwks: JwksCache,
 }
 
 impl std::fmt::Debug for SessionBuilder {
@@ -63,6 +67,7 @@ impl SessionBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             hook: None,
             token: None,
+            jwks: JwksCache::default(),
         }
     }
 
@@ -80,8 +85,8 @@ impl SessionBuilder {
     /// default headers, timeouts and redirect policy. reqwest drops `Authorization` on any
     /// redirect to another host, port or scheme, whatever the policy.
     ///
-    /// Token, revocation and introspection calls do **not** use it, because they must not
-    /// follow redirects and reqwest sets that per client: they use
+    /// Token, revocation, introspection and OpenID Connect endpoint calls do **not** use it,
+    /// because they must not follow redirects and reqwest sets that per client: they use
     /// [`endpoint_client`](Self::endpoint_client) if given, else a client the session builds
     /// with no redirects and the session's [`timeout`](Self::timeout). Give an endpoint client
     /// too when those calls need your proxy or TLS settings.
@@ -89,12 +94,17 @@ impl SessionBuilder {
     /// With [`BearerPlacement::Query`](oauth_core::BearerPlacement::Query), turn `referer` off
     /// on this client (`ClientBuilder::referer(false)`): a redirect would otherwise carry the
     /// token in `Referer`. The session's own client has it off.
+    ///
+    /// Its TLS backend and crypto provider are yours too: with the default `rustls` feature,
+    /// reqwest panics building a client before a provider is installed (see the crate
+    /// documentation, "Features").
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
     }
 
-    /// Sends token, revocation and introspection calls with this client. Build it with
+    /// Sends token, revocation, introspection, discovery, JWKS and userinfo calls with this
+    /// client (set it before [`discover`](Self::discover)). Build it with
     /// `redirect(reqwest::redirect::Policy::none())`: a call that ends at another URL fails
     /// with [`Error::EndpointRedirected`], but by then the request was sent there. Each call
     /// still gets the session's [`timeout`](Self::timeout).
@@ -149,26 +159,58 @@ impl SessionBuilder {
         self
     }
 
+    /// How long the provider's keys are cached, and the least time between two fetches caused
+    /// by ID tokens with an unknown `kid` (defaults: 10 minutes and 1 minute).
+    pub fn jwks_cache(mut self, ttl: Duration, min_refetch_interval: Duration) -> Self {
+        self.jwks = JwksCache::new(ttl, min_refetch_interval);
+        self
+    }
+
+    /// The configuration so far, or the first error a setter met.
+    pub(crate) fn config(&self) -> Result<ClientConfig, ConfigError> {
+        self.config.clone()
+    }
+
+    /// The client for endpoint calls made before `build` (discovery): the user's endpoint
+    /// client, else the session's own, built now and kept for the session.
+    pub(crate) fn early_endpoint_client(&mut self) -> Result<reqwest::Client, Error> {
+        if let Some(client) = &self.endpoint_client {
+            return Ok(client.clone());
+        }
+        let client = own_endpoint_client(self.timeout)?;
+        self.endpoint_client = Some(client.clone());
+        Ok(client)
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            timeout: self.timeout,
+            body_limit: self.body_limit,
+        }
+    }
+
     /// Builds the session. It needs no runtime; its calls must run on a tokio runtime (with
     /// its time driver, for reqwest's timeouts).
+    ///
+    /// With the default `rustls` feature, the clients the session builds itself use rustls's
+    /// process default crypto provider, which the session first sets to ring unless one is
+    /// installed already (see the crate documentation).
     ///
     /// # Errors
     /// The first configuration error met by the setters (an invalid endpoint URL, say), or
     /// [`Error::Transport`] when reqwest cannot build a client (no TLS backend, say).
     pub fn build(self) -> Result<OAuth2Session, Error> {
         let config = self.config?;
-        let own = || {
-            reqwest::Client::builder()
-                .timeout(self.timeout)
-                .referer(false)
-        };
         let resource = match self.client {
             Some(client) => client,
-            None => own().build()?,
+            None => {
+                install_crypto_provider();
+                own_client(self.timeout).build()?
+            }
         };
         let endpoint = match self.endpoint_client {
             Some(client) => client,
-            None => own().redirect(reqwest::redirect::Policy::none()).build()?,
+            None => own_endpoint_client(self.timeout)?,
         };
         let token_endpoint = config.configured_token_endpoint().cloned();
         let mut state = TokenSession::new(config);
@@ -185,6 +227,21 @@ impl SessionBuilder {
                 token_endpoint,
             },
             self.hook,
+            self.jwks,
         ))
     }
+}
+
+/// The settings of every client the session builds: a whole-call timeout, and no `Referer`
+/// (with query placement it would carry the token across a redirect).
+fn own_client(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(timeout).referer(false)
+}
+
+/// The client the session builds for endpoint calls: its own settings, and no redirects.
+fn own_endpoint_client(timeout: Duration) -> Result<reqwest::Client, Error> {
+    install_crypto_provider();
+    Ok(own_client(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
 }

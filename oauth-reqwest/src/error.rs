@@ -18,7 +18,8 @@ pub enum Error {
     /// session's token is unchanged; retrying later may help.
     #[error("transport error: {0}")]
     Transport(#[from] reqwest::Error),
-    /// A token, revocation or introspection response was larger than the session's body limit
+    /// An endpoint response (token, revocation, introspection, discovery, JWKS, userinfo) was
+    /// larger than the session's body limit
     /// ([`SessionBuilder::body_limit`](crate::SessionBuilder::body_limit)). The endpoint is
     /// broken or hostile; the session's token is unchanged.
     #[error("response body exceeds the limit of {limit} bytes")]
@@ -26,7 +27,8 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
-    /// A token, revocation or introspection call ended at another URL: the client given to
+    /// An endpoint call (token, revocation, introspection, discovery, JWKS, userinfo) ended at
+    /// another URL: the client given to
     /// [`SessionBuilder::endpoint_client`](crate::SessionBuilder::endpoint_client) follows
     /// redirects. Give it `reqwest::redirect::Policy::none()`.
     #[error(
@@ -47,6 +49,15 @@ pub enum Error {
     /// know. Report it to whoever runs the server (or upgrade the adapter).
     #[error("token renewal stopped: {0}")]
     RenewalStopped(&'static str),
+    /// The operating system gave no randomness for `state`, PKCE and `nonce`; nothing was
+    /// sent. Retry; if it persists, the system's entropy source is broken.
+    #[error("the operating system's random number generator failed")]
+    Entropy,
+    /// The core asked for an OpenID Connect step this adapter does not know (a key fetch after
+    /// a fetch, or a new kind of step): the adapter and `oauth-core` do not fit. Upgrade the
+    /// adapter.
+    #[error("the protocol core asked for a step this adapter does not know: {0}")]
+    UnknownStep(&'static str),
 }
 
 impl Error {

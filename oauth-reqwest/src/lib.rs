@@ -6,8 +6,9 @@
 //! comes from [`oauth_core`]; this crate only carries out the IO with [`reqwest`], reads the
 //! clock, and keeps the lock and the wake-ups that make a refresh single-flight.
 //!
-//! What it does not do: run a runtime (use it on tokio), follow the authorization-code
-//! redirect in a browser, persist tokens (the update hook tells you when to).
+//! What it does not do: run a runtime (use it on tokio), open a browser or listen for the
+//! authorization-code redirect (`examples/cli_login.rs` shows one way), persist tokens (the
+//! update hook tells you when to).
 //!
 //! ```text
 //!  session.get(url).send().await
@@ -53,7 +54,41 @@
 //! ```
 //!
 //! `examples/` has one program per flow (password with automatic refresh, client credentials,
-//! revocation and introspection); they run against the workspace's test server.
+//! revocation and introspection, an OpenID Connect command-line login); they run against the
+//! workspace's test server.
+//!
+//! ## OpenID Connect
+//!
+//! Discovery, the authorization code flow with PKCE S256, `state` and `nonce` (drawn from the
+//! operating system), ID token validation against the provider's keys (cached, re-fetched once
+//! on an unknown `kid`, at most once a minute), and userinfo:
+//!
+//! ```no_run
+//! use oauth_reqwest::{AuthorizationRequest, OAuth2Session};
+//!
+//! # async fn login(callback_url: &str) -> Result<(), oauth_reqwest::Error> {
+//! let session = OAuth2Session::from_issuer("https://id.example.com", "my-client")
+//!     .await?
+//!     .redirect_uri("http://127.0.0.1:53682/callback")
+//!     .build()?;
+//! let (url, pending) =
+//!     session.authorization_url(&AuthorizationRequest::new().scope("openid profile email"))?;
+//! // … send the browser to `url`; it comes back to the redirect URI as `callback_url` …
+//! session.exchange_code(pending, callback_url).await?; // the ID token is validated first
+//! let claims = session.id_token_claims().expect("an OpenID Connect login");
+//! let userinfo = session.userinfo().await?; // sub must be claims.sub()
+//! # let _ = (claims, userinfo);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ```text
+//!  exchange_code(pending, callback)
+//!     │ core: pending.callback(url) ─► state, iss, error checked ─► code grant (PKCE verifier)
+//!     │ POST token endpoint ─► core: parse_token_response
+//!     │ core: JwksCache::validate_id_token ─► Fetch(request)? GET jwks_uri (one fetch at a time)
+//!     └ only when valid: core: commit_token ─► update hook ─► waiters woken
+//! ```
 //!
 //! ## Behaviour
 //!
@@ -68,8 +103,8 @@
 //!   for a few hundred nanoseconds and no `.await`; no lock is held across any request.
 //! - **401**: a resource answer `401` with `WWW-Authenticate: Bearer error="invalid_token"`
 //!   causes one forced refresh and one replay (buffered bodies only), never a loop.
-//! - **Security**: token, revocation and introspection calls go through a client that follows
-//!   no redirects, with a timeout (30 s) and a body cap (1 MiB, read chunk by chunk); reqwest
+//! - **Security**: token, revocation, introspection, discovery, JWKS and userinfo calls go
+//!   through a client that follows no redirects, with a timeout (30 s) and a body cap (1 MiB, read chunk by chunk); reqwest
 //!   drops `Authorization` on a redirect to another origin, so the token never leaves the origin
 //!   it was sent to; plain `http` only to loopback hosts unless
 //!   [`SessionBuilder::allow_insecure_http`] is set. See [`SessionBuilder::client`] for what
@@ -78,16 +113,34 @@
 //!
 //! ## Features
 //!
-//! `rustls` (default), `rustls-no-provider`, `native-tls` and `http2` are reqwest's, forwarded.
-//! `middleware` adds [`OAuth2Middleware`] for `reqwest-middleware` 0.5 stacks.
+//! - `rustls` (default): HTTPS through rustls on **ring**, the crypto backend `oauth-core`
+//!   verifies ID tokens with, so a default build has one crypto backend (`cargo tree -p
+//!   oauth-reqwest -e normal` lists ring and no aws-lc-rs). reqwest is built with
+//!   `rustls-no-provider`, and the session installs ring as rustls's process default provider
+//!   before it builds a client, unless a provider is installed already: one your application
+//!   installs first wins.
+//! - `rustls-aws-lc-rs`: reqwest's own `rustls`, on aws-lc-rs; the session then installs
+//!   nothing. Use it with `default-features = false` to have aws-lc-rs alone.
+//! - `rustls-no-provider`: rustls with no provider; install one before building a session.
+//! - `native-tls`, `http2`: reqwest's, forwarded.
+//! - `middleware` adds [`OAuth2Middleware`] for `reqwest-middleware` 0.5 stacks.
+//!
+//! A `reqwest::Client` you build yourself (for [`SessionBuilder::client`] or
+//! [`SessionBuilder::endpoint_client`]) is yours: its TLS settings, and its crypto provider.
+//! With the default features reqwest has no fallback provider, so build it after a provider is
+//! installed, for instance with
+//! `oauth_reqwest::rustls::crypto::ring::default_provider().install_default()` (an `Err` means
+//! one already is), or after building a first session; otherwise reqwest panics.
 
 mod builder;
 mod endpoint;
 mod error;
 #[cfg(feature = "middleware")]
 mod middleware;
+mod oidc;
 mod request;
 mod session;
+mod tls;
 
 pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, SessionBuilder};
 pub use error::Error;
@@ -95,6 +148,11 @@ pub use error::Error;
 pub use middleware::OAuth2Middleware;
 pub use request::RequestBuilder;
 pub use session::OAuth2Session;
+pub use tls::install_crypto_provider;
 
+pub use oauth_core::oidc::{AuthorizationRequest, IdTokenClaims, PendingAuthorization, UserInfo};
 pub use oauth_core::{self, Grant, Token, TokenRef, TokenUpdate, UpdateKind};
 pub use reqwest;
+/// The rustls reqwest links, to install a crypto provider before building your own client.
+#[cfg(feature = "rustls")]
+pub use rustls;

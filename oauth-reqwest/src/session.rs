@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
-use oauth_core::http::{Method, Request};
+use oauth_core::http::{HeaderMap, Method, Request, StatusCode};
+use oauth_core::oidc::{IdTokenClaims, JwksCache};
 use oauth_core::{
     Authorization, Bearer, ClientConfig, Exchange, ExchangeTicket, Grant, Introspection, Pending,
     ResourceVerdict, Token, TokenRef, TokenSession, TokenUpdate, introspection_request,
@@ -63,6 +64,12 @@ struct Shared {
     hook_queue: Mutex<VecDeque<TokenUpdate>>,
     /// One async hook call at a time.
     hook_turn: tokio::sync::Mutex<()>,
+    /// The provider's keys; locked only between `.await`s.
+    jwks: Mutex<JwksCache>,
+    /// One key-set fetch at a time, so concurrent validations share it (held across the fetch).
+    jwks_fetch: tokio::sync::Mutex<()>,
+    /// The claims of the ID token validated by the last code exchange.
+    claims: Mutex<Option<IdTokenClaims>>,
 }
 
 impl fmt::Debug for OAuth2Session {
@@ -79,7 +86,12 @@ impl OAuth2Session {
         SessionBuilder::new(client_id.into())
     }
 
-    pub(crate) fn new(state: TokenSession, clients: Clients, hook: Option<UpdateHook>) -> Self {
+    pub(crate) fn new(
+        state: TokenSession,
+        clients: Clients,
+        hook: Option<UpdateHook>,
+        jwks: JwksCache,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 clients,
@@ -89,6 +101,9 @@ impl OAuth2Session {
                 hook,
                 hook_queue: Mutex::new(VecDeque::new()),
                 hook_turn: tokio::sync::Mutex::new(()),
+                jwks: Mutex::new(jwks),
+                jwks_fetch: tokio::sync::Mutex::new(()),
+                claims: Mutex::new(None),
             }),
         }
     }
@@ -205,8 +220,50 @@ impl OAuth2Session {
         RequestBuilder::new(self.clone(), self.client().request(method, url))
     }
 
-    fn lock(&self) -> MutexGuard<'_, TokenSession> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, TokenSession> {
         self.shared.lock()
+    }
+
+    pub(crate) fn clients(&self) -> &Clients {
+        &self.shared.clients
+    }
+
+    pub(crate) fn jwks(&self) -> MutexGuard<'_, JwksCache> {
+        self.shared
+            .jwks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Taken around a key-set fetch (an async lock: it is held across the request).
+    pub(crate) async fn jwks_fetch_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.shared.jwks_fetch.lock().await
+    }
+
+    pub(crate) fn claims(&self) -> MutexGuard<'_, Option<IdTokenClaims>> {
+        self.shared.claims()
+    }
+
+    /// Makes a code exchange's token (its ID token already validated) the session's: the
+    /// token and the claims under the state lock, the hook, the waiters woken.
+    pub(crate) async fn commit_login(
+        &self,
+        ticket: &ExchangeTicket,
+        token: Token,
+        claims: Option<IdTokenClaims>,
+    ) -> Result<Token, Error> {
+        let shared = &self.shared;
+        let token = {
+            let mut state = shared.lock();
+            let update = state.commit_token(ticket, token)?;
+            // Replaced even by `None`: claims of an earlier login must not outlive its token.
+            *shared.claims() = claims;
+            shared.announce(&update);
+            update.new_token().clone()
+        };
+        shared.exchange_ended.notify_waiters();
+        shared.deliver_async_updates().await;
+        Ok(token)
     }
 
     /// A bearer token for a resource request: the hot path is one short lock and no `.await`;
@@ -262,12 +319,20 @@ impl OAuth2Session {
         replayed: bool,
         response: &reqwest::Response,
     ) -> bool {
-        let verdict = self.lock().handle_resource_response(
-            bearer,
-            replayed,
-            response.status(),
-            response.headers(),
-        );
+        self.verdict_is_replay(bearer, replayed, response.status(), response.headers())
+    }
+
+    /// [`needs_replay`](Self::needs_replay) for a response read whole (userinfo).
+    pub(crate) fn verdict_is_replay(
+        &self,
+        bearer: &Bearer,
+        replayed: bool,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> bool {
+        let verdict = self
+            .lock()
+            .handle_resource_response(bearer, replayed, status, headers);
         verdict == ResourceVerdict::Replay
     }
 
@@ -317,6 +382,10 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, TokenSession> {
         // A panic in a user hook poisons the mutex; the state itself is always consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn claims(&self) -> MutexGuard<'_, Option<IdTokenClaims>> {
+        self.claims.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sends an exchange's request and gives its answer to the core; waiters are woken
@@ -401,12 +470,14 @@ type BoxedExchange = Pin<Box<dyn Future<Output = Result<Token, Error>> + Send>>;
 
 /// An exchange run in its caller's task that moves to a task of its own if the caller drops
 /// it unfinished, so that the answer is applied even then.
-struct Detachable {
+pub(crate) struct Detachable {
     exchange: Option<BoxedExchange>,
 }
 
 impl Detachable {
-    fn new(exchange: impl Future<Output = Result<Token, Error>> + Send + 'static) -> Self {
+    pub(crate) fn new(
+        exchange: impl Future<Output = Result<Token, Error>> + Send + 'static,
+    ) -> Self {
         Self {
             exchange: Some(Box::pin(exchange)),
         }

@@ -42,21 +42,27 @@ fn current_thread() -> Runtime {
 
 /// The client the session builds for resource requests, built by hand.
 fn plain_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(DEFAULT_TIMEOUT)
-        .referer(false)
-        .build()
-        .expect("client")
+    {
+        oauth_reqwest::install_crypto_provider();
+        reqwest::Client::builder()
+    }
+    .timeout(DEFAULT_TIMEOUT)
+    .referer(false)
+    .build()
+    .expect("client")
 }
 
 /// The client the session builds for token-endpoint calls, built by hand.
 fn plain_endpoint_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(DEFAULT_TIMEOUT)
-        .referer(false)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    {
+        oauth_reqwest::install_crypto_provider();
+        reqwest::Client::builder()
+    }
+    .timeout(DEFAULT_TIMEOUT)
+    .referer(false)
+    .redirect(reqwest::redirect::Policy::none())
+    .build()
+    .expect("client")
 }
 
 async fn get_plain(client: &reqwest::Client, url: &str) -> usize {

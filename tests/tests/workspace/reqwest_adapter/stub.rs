@@ -302,7 +302,10 @@ async fn an_endpoint_client_that_follows_redirects_is_caught() {
     ]);
     let session = OAuth2Session::builder("c")
         .token_endpoint(&stub.url("/token"))
-        .endpoint_client(reqwest::Client::new())
+        .endpoint_client({
+            oauth_reqwest::install_crypto_provider();
+            reqwest::Client::new()
+        })
         .token(Token::bearer("old-at").with_refresh_token("old-rt"))
         .build()
         .expect("session");
@@ -316,7 +319,13 @@ async fn bearer_never_follows_a_redirect_to_another_origin() {
     let origin = FaultServer::start().expect("stub");
     let other = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
     // The session's own client, then a user's client with reqwest's default policy.
-    for client in [None, Some(reqwest::Client::new())] {
+    for client in [
+        None,
+        Some({
+            oauth_reqwest::install_crypto_provider();
+            reqwest::Client::new()
+        }),
+    ] {
         origin.push(Fault::redirect(302, &other.url("/landing")));
         let builder = OAuth2Session::builder("c").token(Token::bearer("secret-at"));
         let session = match client {
@@ -379,10 +388,13 @@ async fn a_users_client_sends_resource_requests_with_its_own_settings() {
     let api = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-tenant", "blue".parse().expect("header"));
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client");
+    let client = {
+        oauth_reqwest::install_crypto_provider();
+        reqwest::Client::builder()
+    }
+    .default_headers(headers)
+    .build()
+    .expect("client");
     let session = OAuth2Session::builder("c")
         .client(client)
         .token(Token::bearer("at"))
@@ -448,9 +460,12 @@ async fn middleware_signs_refreshes_and_replays_like_the_session() {
         .token(Token::bearer("stale").with_refresh_token("rt"))
         .build()
         .expect("session");
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(oauth_reqwest::OAuth2Middleware::new(session.clone()))
-        .build();
+    let client = reqwest_middleware::ClientBuilder::new({
+        oauth_reqwest::install_crypto_provider();
+        reqwest::Client::new()
+    })
+    .with(oauth_reqwest::OAuth2Middleware::new(session.clone()))
+    .build();
     let response = client
         .post(stub.url("/resource"))
         .body("payload")
@@ -468,9 +483,12 @@ async fn middleware_signs_refreshes_and_replays_like_the_session() {
     assert_eq!(requests[2].body_text(), "payload");
 
     let no_token = OAuth2Session::builder("c").build().expect("session");
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(oauth_reqwest::OAuth2Middleware::new(no_token))
-        .build();
+    let client = reqwest_middleware::ClientBuilder::new({
+        oauth_reqwest::install_crypto_provider();
+        reqwest::Client::new()
+    })
+    .with(oauth_reqwest::OAuth2Middleware::new(no_token))
+    .build();
     let error = client.get(stub.url("/x")).send().await.unwrap_err();
     let reqwest_middleware::Error::Middleware(inner) = error else {
         panic!("expected a middleware error, got {error}");

@@ -1,0 +1,264 @@
+//! OpenID Connect on the async session: discovery, the authorization URL, the code exchange
+//! with ID token validation, and userinfo. The decisions are the core's
+//! ([`oauth_core::oidc`]); this file fetches what the core asks for, and never holds a `std`
+//! lock across an `.await`.
+
+use std::time::SystemTime;
+
+use oauth_core::oidc::{
+    AUTHORIZATION_ENTROPY, AuthorizationRequest, CodeExchange, IdTokenClaims, IdTokenError,
+    IdTokenExpectations, IdTokenStep, IdTokenVerifier, MetadataKind, PendingAuthorization,
+    UserInfo, authorization_url, discovery_request, parse_discovery_response,
+    parse_userinfo_response, userinfo_request,
+};
+use oauth_core::url::Url;
+use oauth_core::{AccessToken, Exchange, IdToken, Token, UsageError, parse_token_response};
+use ring::rand::SecureRandom as _;
+
+use crate::builder::SessionBuilder;
+use crate::endpoint::call_endpoint;
+use crate::session::Detachable;
+use crate::{Error, OAuth2Session};
+
+impl SessionBuilder {
+    /// Fetches the provider's metadata from `issuer` (OpenID Connect Discovery) and takes its
+    /// endpoints and issuer; the document's `issuer` must equal `issuer` exactly.
+    ///
+    /// The call goes through the [`endpoint_client`](Self::endpoint_client) if one is set
+    /// (set it before), else through the client the session builds for endpoint calls, which
+    /// the session then keeps.
+    ///
+    /// # Errors
+    /// A configuration error already met, a transport error, or a document that is not
+    /// metadata for this issuer.
+    pub async fn discover(mut self, issuer: &str) -> Result<Self, Error> {
+        let config = self.config()?;
+        let request = discovery_request(&config, issuer, MetadataKind::OpenId)?;
+        let client = self.early_endpoint_client()?;
+        let response = call_endpoint(&client, request, self.limits(), None).await?;
+        let metadata = parse_discovery_response(&response, issuer)?;
+        Ok(self.provider_metadata(&metadata))
+    }
+}
+
+impl OAuth2Session {
+    /// A builder for `client_id` configured by discovery from `issuer`.
+    ///
+    /// # Errors
+    /// As [`SessionBuilder::discover`].
+    pub async fn from_issuer(
+        issuer: &str,
+        client_id: impl Into<String>,
+    ) -> Result<SessionBuilder, Error> {
+        Self::builder(client_id).discover(issuer).await
+    }
+
+    /// The URL to send the user's browser to (authorization code flow with PKCE S256, state
+    /// and, for the `openid` scope, nonce), and what to keep until the callback.
+    ///
+    /// # Errors
+    /// [`oauth_core::ConfigError`] when the authorization endpoint or redirect URI is missing;
+    /// [`Error::Entropy`] when the operating system has no randomness to give.
+    pub fn authorization_url(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<(Url, PendingAuthorization), Error> {
+        let mut entropy = [0u8; AUTHORIZATION_ENTROPY];
+        ring::rand::SystemRandom::new()
+            .fill(&mut entropy)
+            .map_err(|_| Error::Entropy)?;
+        Ok(authorization_url(self.config(), request, &entropy)?)
+    }
+
+    /// Handles the redirect back from the provider: checks it (state, issuer, error), exchanges
+    /// the code with the PKCE verifier, validates the ID token (fetching the provider's keys
+    /// as needed), and only then makes the new token the session's, calls the update hook and
+    /// wakes waiting requests.
+    ///
+    /// Once the code is sent, dropping this future does not cancel the login: it goes on in a
+    /// task of its own (the provider has consumed the code), as [`fetch_token`](Self::fetch_token)
+    /// does.
+    ///
+    /// # Errors
+    /// [`oauth_core::Error::Callback`] for a forged or stale redirect, the provider's OAuth
+    /// error (`access_denied`), [`oauth_core::Error::IdToken`] naming a failed check, or a
+    /// transport error. The session's previous token and claims are kept on any error.
+    pub async fn exchange_code(
+        &self,
+        pending: PendingAuthorization,
+        callback_url: &str,
+    ) -> Result<Token, Error> {
+        let CodeExchange {
+            grant,
+            expectations,
+        } = pending.callback(callback_url)?;
+        let exchange = self.lock().fetch(&grant)?;
+        let session = self.clone();
+        Detachable::new(async move { session.finish_login(exchange, expectations).await }).await
+    }
+
+    /// The token request, the ID token check, then the commit.
+    async fn finish_login(
+        self,
+        exchange: Exchange,
+        expectations: IdTokenExpectations,
+    ) -> Result<Token, Error> {
+        // A fetch is not an in-flight renewal (nobody waits on it), so an error on the way
+        // needs no report to the core; reporting one would overwrite the failure a renewal's
+        // waiters are about to share.
+        let (ticket, request) = exchange.into_parts();
+        let sent_at = SystemTime::now();
+        let response = self.clients().call(request).await?;
+        let token = parse_token_response(&response, sent_at)?;
+        let claims = match token.id_token() {
+            Some(id_token) => Some(
+                self.validate_id_token(id_token, &expectations, Some(token.access_token()))
+                    .await?,
+            ),
+            // A nonce was sent because the scope had `openid`: the answer must be a login.
+            None if expectations.nonce.is_some() => {
+                return Err(oauth_core::Error::from(IdTokenError::Claim("id_token")).into());
+            }
+            None => None,
+        };
+        self.commit_login(&ticket, token, claims).await
+    }
+
+    /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code).
+    #[must_use]
+    pub fn id_token_claims(&self) -> Option<IdTokenClaims> {
+        self.claims().clone()
+    }
+
+    /// Fetches the user's claims from the userinfo endpoint with the session's token
+    /// (refreshed first when due, and once more after a `401` `invalid_token`); their `sub`
+    /// must be the ID token's.
+    ///
+    /// # Errors
+    /// [`UsageError::NoIdToken`] before an OpenID Connect login; the server's OAuth error; a
+    /// response about another subject; a transport error.
+    pub async fn userinfo(&self) -> Result<UserInfo, Error> {
+        let sub = self.claims().as_ref().map(|c| c.sub().to_owned());
+        let sub = sub.ok_or(UsageError::NoIdToken)?;
+        let mut replayed = false;
+        loop {
+            let bearer = self.authorize().await?;
+            let request = userinfo_request(self.config(), bearer.access_token())?;
+            let response = self.clients().call(request).await?;
+            if !replayed
+                && self.verdict_is_replay(&bearer, false, response.status(), response.headers())
+            {
+                replayed = true;
+                continue;
+            }
+            return Ok(parse_userinfo_response(&response, &sub)?);
+        }
+    }
+
+    /// Validates an ID token against the provider's keys, fetching them when missing or stale,
+    /// and once more when the token names a `kid` the cached set lacks (at most once per
+    /// [`jwks_cache`](SessionBuilder::jwks_cache) interval: a flood of made-up `kid`s is not a
+    /// flood of requests). Concurrent callers share one fetch.
+    ///
+    /// # Errors
+    /// [`oauth_core::Error::IdToken`] naming the failed check, or a transport error.
+    pub async fn validate_id_token(
+        &self,
+        id_token: &IdToken,
+        expectations: &IdTokenExpectations,
+        access_token: Option<&AccessToken>,
+    ) -> Result<IdTokenClaims, Error> {
+        let config = self.config();
+        let verifier = IdTokenVerifier::new(config)?;
+        // The cache is locked only for this synchronous call, never across an `.await`.
+        let step = |just_fetched| {
+            self.jwks().validate_id_token(
+                config,
+                &verifier,
+                id_token,
+                expectations,
+                access_token,
+                SystemTime::now(),
+                just_fetched,
+            )
+        };
+        let mut turn = None;
+        let mut just_fetched = false;
+        // Three rounds at most: the first look; the same look again once this caller's turn
+        // to fetch has come (another caller may have fetched meanwhile: the fetch is shared,
+        // and the unknown-`kid` rate limit holds under concurrency); the last after the fetch,
+        // when the core asks for no other.
+        for _ in 0..3 {
+            let request = match step(just_fetched)? {
+                IdTokenStep::Validated(claims) => return Ok(claims),
+                IdTokenStep::Fetch(request) => request,
+                _ => return Err(Error::UnknownStep("an ID token step")),
+            };
+            if just_fetched {
+                break;
+            }
+            if turn.is_none() {
+                turn = Some(self.jwks_fetch_turn().await);
+                continue;
+            }
+            let response = self.clients().call(request).await?;
+            self.jwks()
+                .handle_jwks_response(&response, SystemTime::now())?;
+            drop(turn.take());
+            just_fetched = true;
+        }
+        Err(Error::UnknownStep("a second key fetch for one ID token"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Type-checked, never run: every OpenID Connect future can be spawned on tokio.
+    #[allow(dead_code, reason = "a compile-time check")]
+    fn futures_are_send(
+        session: &OAuth2Session,
+        pending: PendingAuthorization,
+        id_token: &IdToken,
+        expectations: &IdTokenExpectations,
+    ) {
+        fn send<T: Send>(_: T) {}
+        send(OAuth2Session::from_issuer("https://id.example", "c"));
+        send(session.exchange_code(pending, "http://127.0.0.1/callback"));
+        send(session.userinfo());
+        send(session.validate_id_token(id_token, expectations, None));
+    }
+
+    #[test]
+    fn userinfo_before_a_login_is_misuse() {
+        let session = OAuth2Session::builder("c").build().expect("session");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let error = runtime.block_on(session.userinfo()).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Core(oauth_core::Error::Usage(UsageError::NoIdToken))
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn authorization_url_draws_fresh_state_and_verifier() {
+        let session = OAuth2Session::builder("c")
+            .authorization_endpoint("https://id.example/auth")
+            .redirect_uri("http://127.0.0.1:53682/callback")
+            .build()
+            .expect("session");
+        let request = AuthorizationRequest::new().scope("openid");
+        let (first, one) = session.authorization_url(&request).expect("url");
+        let (second, two) = session.authorization_url(&request).expect("url");
+        assert_ne!(one.state(), two.state());
+        assert_ne!(first, second);
+        assert!(first.query_pairs().any(|(k, _)| k == "nonce"));
+    }
+}
