@@ -201,7 +201,11 @@ impl OAuth2Session {
                 turn = Some(self.jwks_fetch_turn().await);
                 continue;
             }
-            let response = self.clients().call(request).await?;
+            let response = self
+                .clients()
+                .call(request)
+                .await
+                .inspect_err(|_| self.jwks().handle_jwks_failure(SystemTime::now()))?;
             self.jwks()
                 .handle_jwks_response(&response, SystemTime::now())?;
             drop(turn.take());

@@ -164,7 +164,8 @@ impl OAuth2Session {
                 IdTokenStep::Validated(claims) => return Ok(claims),
                 IdTokenStep::Fetch(request) => {
                     let response =
-                        call_endpoint(&self.shared.agent, request, self.shared.body_limit)?;
+                        call_endpoint(&self.shared.agent, request, self.shared.body_limit)
+                            .inspect_err(|_| self.jwks().handle_jwks_failure(SystemTime::now()))?;
                     self.jwks()
                         .handle_jwks_response(&response, SystemTime::now())?;
                     just_fetched = true;

@@ -26,6 +26,9 @@ pub const MIN_JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 pub struct JwksCache {
     keys: Option<Jwks>,
     fetched_at: Option<SystemTime>,
+    /// The last fetch, answered or not: unknown-`kid` re-fetches are spaced from it, so a
+    /// failing key endpoint is not hammered either.
+    attempted_at: Option<SystemTime>,
     ttl: Duration,
     min_refetch_interval: Duration,
 }
@@ -59,6 +62,7 @@ impl JwksCache {
         Self {
             keys: None,
             fetched_at: None,
+            attempted_at: None,
             ttl,
             min_refetch_interval,
         }
@@ -91,7 +95,7 @@ impl JwksCache {
         config: &ClientConfig,
         now: SystemTime,
     ) -> Result<Option<Request<Vec<u8>>>, Error> {
-        let recent = self.fetched_at.is_some_and(|at| {
+        let recent = self.attempted_at.is_some_and(|at| {
             now.duration_since(at)
                 .map_or(true, |age| age < self.min_refetch_interval)
         });
@@ -111,6 +115,7 @@ impl JwksCache {
         response: &Response<B>,
         now: SystemTime,
     ) -> Result<&Jwks, Error> {
+        self.attempted_at = Some(now);
         let view = ResponseView::of(response);
         let document: serde_json::Map<String, serde_json::Value> = view.decode_success()?;
         let keys = Jwks::from_value(serde_json::Value::Object(document))
@@ -171,6 +176,12 @@ impl JwksCache {
             Ok(claims) => Ok(IdTokenStep::Validated(claims)),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Reports a key fetch that got no answer (connection refused, timeout): the next
+    /// unknown-`kid` re-fetch waits the least interval from now.
+    pub fn handle_jwks_failure(&mut self, now: SystemTime) {
+        self.attempted_at = Some(now);
     }
 
     /// The cached keys, fresh or not.

@@ -259,7 +259,11 @@ impl TokenSession {
             Ok(token) => self.commit_token(ticket, token),
             Err(error) => {
                 self.end_exchange(ticket);
-                self.last_failure = Some((ticket.id, error.clone()));
+                // Only renewals have waiters to share a failure with; a failed fetch must
+                // not overwrite the failure they are about to read.
+                if ticket.kind != ExchangeKind::Fetch {
+                    self.last_failure = Some((ticket.id, error.clone()));
+                }
                 Err(self.refused(ticket, error))
             }
         }
@@ -300,7 +304,9 @@ impl TokenSession {
     /// after that may start a new exchange.
     pub fn handle_exchange_failure(&mut self, ticket: &ExchangeTicket) {
         self.end_exchange(ticket);
-        self.last_failure = Some((ticket.id, UsageError::RenewalFailed.into()));
+        if ticket.kind != ExchangeKind::Fetch {
+            self.last_failure = Some((ticket.id, UsageError::RenewalFailed.into()));
+        }
     }
 
     /// Records what an error answer to a refresh means: `invalid_grant` kills the refresh
