@@ -26,6 +26,15 @@ pub enum Error {
     /// [`Body::read_json`](crate::Body::read_json) is not UTF-8 or not the JSON asked for.
     #[error("response body cannot be decoded: {0}")]
     Decode(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The operating system gave no randomness for `state`, PKCE and `nonce`; nothing was
+    /// sent. Retry; if it persists, the system's entropy source is broken.
+    #[error("the operating system's random number generator failed")]
+    Entropy,
+    /// The core asked for an OpenID Connect step this adapter does not know (a key fetch after
+    /// a fetch, or a new kind of step): the adapter and `oauth-core` do not fit. Upgrade the
+    /// adapter.
+    #[error("the protocol core asked for a step this adapter does not know: {0}")]
+    UnknownStep(&'static str),
 }
 
 impl Error {

@@ -77,6 +77,11 @@
 //! - **Hooks**: [`SessionBuilder::on_token_update`] (sync, under the lock) and
 //!   [`SessionBuilder::on_token_update_async`] (awaited outside it), each once per real change,
 //!   in order.
+//! - **OpenID Connect**: [`OAuth2Session::from_issuer`] (discovery),
+//!   [`OAuth2Session::authorization_url`] (PKCE, `state`, `nonce` from the operating system's
+//!   randomness), [`OAuth2Session::exchange_code`] (callback checks, code exchange, ID token
+//!   validated against the provider's cached keys before anything is committed),
+//!   [`OAuth2Session::userinfo`]. See `examples/cli_login.rs` for a loopback-redirect login.
 
 mod error;
 mod request;
@@ -95,4 +100,5 @@ pub use transport::{
 /// [`HttpClientBuilder::tls_config`].
 #[cfg(feature = "rustls")]
 pub use futures_rustls::rustls;
+pub use oauth_core::oidc::{AuthorizationRequest, IdTokenClaims, PendingAuthorization, UserInfo};
 pub use oauth_core::{self, Grant, Token, TokenRef, TokenUpdate, UpdateKind};

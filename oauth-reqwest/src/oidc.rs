@@ -6,10 +6,9 @@
 use std::time::SystemTime;
 
 use oauth_core::oidc::{
-    AUTHORIZATION_ENTROPY, AuthorizationRequest, CodeExchange, IdTokenClaims, IdTokenError,
-    IdTokenExpectations, IdTokenStep, IdTokenVerifier, MetadataKind, PendingAuthorization,
-    UserInfo, authorization_url, discovery_request, parse_discovery_response,
-    parse_userinfo_response, userinfo_request,
+    AUTHORIZATION_ENTROPY, AuthorizationRequest, CodeExchange, IdTokenClaims, IdTokenExpectations,
+    IdTokenStep, IdTokenVerifier, MetadataKind, PendingAuthorization, UserInfo, authorization_url,
+    discovery_request, parse_discovery_response, parse_userinfo_response, userinfo_request,
 };
 use oauth_core::url::Url;
 use oauth_core::{AccessToken, Exchange, IdToken, Token, UsageError, parse_token_response};
@@ -110,15 +109,11 @@ impl OAuth2Session {
         let sent_at = SystemTime::now();
         let response = self.clients().call(request).await?;
         let token = parse_token_response(&response, sent_at)?;
-        let claims = match token.id_token() {
+        let claims = match expectations.id_token_of(&token)? {
             Some(id_token) => Some(
                 self.validate_id_token(id_token, &expectations, Some(token.access_token()))
                     .await?,
             ),
-            // A nonce was sent because the scope had `openid`: the answer must be a login.
-            None if expectations.nonce.is_some() => {
-                return Err(oauth_core::Error::from(IdTokenError::Claim("id_token")).into());
-            }
             None => None,
         };
         self.commit_login(&ticket, token, claims).await

@@ -85,15 +85,9 @@ impl OAuth2Session {
         let sent_at = SystemTime::now();
         let response = call_endpoint(&self.shared.agent, request, self.shared.body_limit)?;
         let token = parse_token_response(&response, sent_at)?;
-        let claims = match token.id_token() {
+        let claims = match expectations.id_token_of(&token)? {
             Some(id_token) => {
                 Some(self.validate_id_token(id_token, &expectations, Some(token.access_token()))?)
-            }
-            None if expectations.nonce.is_some() => {
-                return Err(
-                    oauth_core::Error::from(oauth_core::oidc::IdTokenError::Claim("id_token"))
-                        .into(),
-                );
             }
             None => None,
         };

@@ -97,7 +97,10 @@ fn sequential_gets(c: &mut Criterion) {
     );
 
     let runtime = reqwest_runtime();
-    let reqwest_client = reqwest::Client::new();
+    let reqwest_client = {
+        oauth_reqwest::install_crypto_provider();
+        reqwest::Client::new()
+    };
     let reqwest_session = runtime.block_on(async {
         oauth_reqwest::OAuth2Session::builder("admin-cli")
             .token(Token::bearer(TOKEN))

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use event_listener::Event;
+use oauth_core::oidc::JwksCache;
 use oauth_core::{ClientConfig, ConfigError, Token, TokenSession, TokenUpdate};
 
 use super::exchange::{AsyncHook, Hooks, SyncHook};
@@ -16,14 +17,15 @@ use crate::{Error, HttpClient};
 /// Builds an [`OAuth2Session`].
 #[must_use]
 pub struct SessionBuilder {
-    config: Result<ClientConfig, ConfigError>,
+    pub(super) config: Result<ClientConfig, ConfigError>,
     client: Option<HttpClient>,
     timeout: Duration,
     max_connections_per_origin: usize,
-    body_limit: u64,
+    pub(super) body_limit: u64,
     on_update: Option<Box<SyncHook>>,
     on_update_async: Option<Box<AsyncHook>>,
     token: Option<Token>,
+    jwks: JwksCache,
 }
 
 impl SessionBuilder {
@@ -37,6 +39,7 @@ impl SessionBuilder {
             on_update: None,
             on_update_async: None,
             token: None,
+            jwks: JwksCache::default(),
         }
     }
 
@@ -99,6 +102,13 @@ impl SessionBuilder {
         self
     }
 
+    /// How long the provider's keys are cached, and the least time between two fetches caused
+    /// by ID tokens with an unknown `kid` (defaults: 10 minutes and 1 minute).
+    pub fn jwks_cache(mut self, ttl: Duration, min_refetch_interval: Duration) -> Self {
+        self.jwks = JwksCache::new(ttl, min_refetch_interval);
+        self
+    }
+
     /// Starts with this token (a persisted one, say).
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
@@ -115,12 +125,9 @@ impl SessionBuilder {
         if let Some(token) = self.token {
             let _ = state.set_token(token);
         }
-        let client = self.client.unwrap_or_else(|| {
-            HttpClient::builder()
-                .timeout(self.timeout)
-                .max_connections_per_origin(self.max_connections_per_origin)
-                .build()
-        });
+        let client = self
+            .client
+            .unwrap_or_else(|| own_client(self.timeout, self.max_connections_per_origin));
         Ok(OAuth2Session {
             shared: Arc::new(Shared {
                 client,
@@ -130,7 +137,25 @@ impl SessionBuilder {
                 hooks: Hooks::new(self.on_update, self.on_update_async),
                 body_limit: self.body_limit,
                 secure_origins: Mutex::new(Vec::new()),
+                jwks: Mutex::new(self.jwks),
+                claims: Mutex::new(None),
             }),
         })
     }
+
+    /// The client for calls made before [`build`](Self::build) (discovery): the one given to
+    /// [`http_client`](Self::http_client), else one with the settings so far, used for those
+    /// calls only, so that settings made after them still apply to the session's own.
+    pub(super) fn early_client(&self) -> HttpClient {
+        self.client
+            .clone()
+            .unwrap_or_else(|| own_client(self.timeout, self.max_connections_per_origin))
+    }
+}
+
+fn own_client(timeout: Duration, max_connections_per_origin: usize) -> HttpClient {
+    HttpClient::builder()
+        .timeout(timeout)
+        .max_connections_per_origin(max_connections_per_origin)
+        .build()
 }

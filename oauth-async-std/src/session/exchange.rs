@@ -120,7 +120,7 @@ async fn run(
         .client
         .call_endpoint(request, shared.body_limit)
         .await;
-    let (outcome, mut panic) = {
+    let (outcome, panic) = {
         let mut state = shared.lock();
         let applied = match response {
             Ok(response) => state
@@ -132,14 +132,34 @@ async fn run(
             }
         };
         guard.disarm();
-        match applied {
-            Ok(update) => {
-                let token = update.new_token().clone();
-                (Ok(token), shared.hooks.record(update))
-            }
-            Err(error) => (Err(error), None),
-        }
+        record(&shared, applied)
     };
+    announce(&shared, outcome, panic).await
+}
+
+/// Call under the session lock, right after the core applied an answer: a token change goes to
+/// the synchronous hook now and is queued for the asynchronous one, so both see changes in
+/// the order they happened.
+pub(crate) fn record(
+    shared: &Shared,
+    applied: Result<TokenUpdate, Error>,
+) -> (Result<Token, Error>, Option<Panic>) {
+    match applied {
+        Ok(update) => {
+            let token = update.new_token().clone();
+            (Ok(token), shared.hooks.record(update))
+        }
+        Err(error) => (Err(error), None),
+    }
+}
+
+/// Call after releasing the session lock: wakes the callers waiting for the token, then
+/// delivers the queued updates to the asynchronous hook.
+pub(crate) async fn announce(
+    shared: &Shared,
+    outcome: Result<Token, Error>,
+    mut panic: Option<Panic>,
+) -> Outcome {
     shared.exchange_ended.notify(usize::MAX);
     if let Some(p) = shared.hooks.deliver().await {
         panic.get_or_insert(p);

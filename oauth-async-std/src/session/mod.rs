@@ -12,6 +12,7 @@
 
 mod builder;
 mod exchange;
+mod oidc;
 
 use std::fmt;
 use std::panic::resume_unwind;
@@ -20,6 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use event_listener::Event;
 use oauth_core::http::{HeaderMap, Method, StatusCode, Uri};
+use oauth_core::oidc::{IdTokenClaims, JwksCache};
 use oauth_core::url::Url;
 use oauth_core::{
     Authorization, Bearer, ClientConfig, Exchange, Grant, Introspection, Pending, ResourceVerdict,
@@ -63,6 +65,10 @@ pub(crate) struct Shared {
     body_limit: u64,
     /// Origins (scheme, authority) that passed the transport security check.
     secure_origins: Mutex<Vec<(String, String)>>,
+    /// The provider's keys (OpenID Connect), locked only for the core's synchronous calls.
+    jwks: Mutex<JwksCache>,
+    /// The claims of the ID token of the last login.
+    claims: Mutex<Option<IdTokenClaims>>,
 }
 
 impl Shared {

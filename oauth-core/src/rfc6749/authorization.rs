@@ -108,6 +108,25 @@ pub struct IdTokenExpectations {
     pub max_age: Option<u64>,
 }
 
+impl IdTokenExpectations {
+    /// The ID token of the code exchange's answer, to validate: required when a nonce was
+    /// sent (the scope had `openid`, so the answer must be a login), optional otherwise.
+    ///
+    /// # Errors
+    /// [`Error::IdToken`] when a nonce was sent and the answer has no `id_token`.
+    pub fn id_token_of<'a>(
+        &self,
+        token: &'a crate::Token,
+    ) -> Result<Option<&'a crate::IdToken>, Error> {
+        match token.id_token() {
+            None if self.nonce.is_some() => {
+                Err(crate::oidc::IdTokenError::Claim("id_token").into())
+            }
+            id_token => Ok(id_token),
+        }
+    }
+}
+
 /// The code exchange to make after a successful callback, and what its ID token must match.
 #[derive(Debug)]
 pub struct CodeExchange {

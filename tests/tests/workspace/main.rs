@@ -14,10 +14,16 @@ use std::time::Duration;
 
 use oauth_tests::oidc_provider::AuthServer;
 
+mod async_std_adapter;
+mod async_std_openid_connect;
 mod core_over_real_server;
 mod fault;
 mod harness;
+mod reqwest_adapter;
+mod reqwest_openid_connect;
+mod signing;
 mod ureq_adapter;
+mod ureq_openid_connect;
 
 /// Starts a test authorization server, or fails the test with why it could not start.
 fn start_server(access_token_ttl: Duration) -> AuthServer {
