@@ -23,7 +23,10 @@ pub const MAX_REDIRECTS: usize = 10;
 /// # Errors
 /// Transport errors, a non-redirect answer before the callback, or more than
 /// [`MAX_REDIRECTS`] redirects.
-pub fn follow_to_callback(authorization_url: &str, redirect_uri: &str) -> Result<String, HarnessError> {
+pub fn follow_to_callback(
+    authorization_url: &str,
+    redirect_uri: &str,
+) -> Result<String, HarnessError> {
     let protocol = |reason: String| HarnessError::Protocol {
         context: "headless login".into(),
         reason,
@@ -52,7 +55,10 @@ pub fn follow_to_callback(authorization_url: &str, redirect_uri: &str) -> Result
                 "expected a redirect from {}, got HTTP {}: {}",
                 url.path(),
                 response.status(),
-                String::from_utf8_lossy(response.body()).chars().take(300).collect::<String>()
+                String::from_utf8_lossy(response.body())
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
             )));
         }
         let location = response

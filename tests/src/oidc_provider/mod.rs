@@ -328,12 +328,22 @@ impl AuthServer {
     /// Transport errors, or an answer other than 200.
     pub fn rotate_keys(&self) -> Result<Vec<String>, HarnessError> {
         let what = "POST /test/rotate-keys";
-        let body = self.call(http::Method::POST, "/test/rotate-keys", Vec::new(), 200, what)?;
-        let answer: Value =
-            serde_json::from_slice(&body).map_err(|_| HarnessError::unexpected(what, 200, &body))?;
+        let body = self.call(
+            http::Method::POST,
+            "/test/rotate-keys",
+            Vec::new(),
+            200,
+            what,
+        )?;
+        let answer: Value = serde_json::from_slice(&body)
+            .map_err(|_| HarnessError::unexpected(what, 200, &body))?;
         Ok(answer["kids"]
             .as_array()
-            .map(|kids| kids.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+            .map(|kids| {
+                kids.iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 

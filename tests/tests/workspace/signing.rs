@@ -20,12 +20,22 @@ pub(crate) fn forged_id_token(issuer: &str, client_id: &str, kid: &str) -> IdTok
         .expect("after 1970")
         .as_secs();
     let header = json!({"alg": "RS256", "kid": kid});
-    let claims = json!({"iss": issuer, "sub": "admin", "aud": client_id, "iat": now, "exp": now + 300});
-    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let claims =
+        json!({"iss": issuer, "sub": "admin", "aud": client_id, "iat": now, "exp": now + 300});
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let key = RsaKeyPair::from_pkcs8(RSA_PK8).expect("test key");
     let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(&RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut signature)
-        .expect("signs");
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .expect("signs");
     let token = format!("{input}.{}", b64(&signature));
     assert!(Jws::parse(&token).is_ok());
     IdToken::new(token)
