@@ -3,10 +3,12 @@
 use std::fmt;
 
 use ring::signature::{self, UnparsedPublicKey};
-use serde_json::Value;
+use serde::Deserializer as _;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 
 use super::jwk::{Curve, Jwk, Jwks, Material};
 use super::{JoseError, b64url_decode};
+use crate::token::{Key, Text};
 
 /// A signature algorithm this library verifies (RFC 7518 §3.1, RFC 8037 §3.1). `none` is not
 /// one of them.
@@ -154,26 +156,16 @@ impl Jws {
             b64url_decode(payload_b64).ok_or(JoseError::Malformed("payload is not base64url"))?;
         let signature = b64url_decode(signature_b64)
             .ok_or(JoseError::Malformed("signature is not base64url"))?;
-        let header: Value =
-            serde_json::from_slice(&header).map_err(|_| JoseError::MalformedHeader("not JSON"))?;
-        let Value::Object(header) = header else {
-            return Err(JoseError::MalformedHeader("not an object"));
-        };
-        let text = |name: &'static str| match header.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(JoseError::MalformedHeader(name)),
-        };
-        let alg = text("alg")?.ok_or(JoseError::MalformedHeader("no alg"))?;
-        let alg = Algorithm::from_name(&alg)?;
-        if header.contains_key("crit") {
+        let header = JoseHeader::parse(&header)?;
+        let alg = Algorithm::from_name(&header.alg.ok_or(JoseError::MalformedHeader("no alg"))?)?;
+        if header.crit {
             return Err(JoseError::CriticalExtension);
         }
         let signing_input_len = header_b64.len() + 1 + payload_b64.len();
         Ok(Self {
             alg,
-            kid: text("kid")?,
-            typ: text("typ")?,
+            kid: header.kid,
+            typ: header.typ,
             signing_input: compact[..signing_input_len].to_owned(),
             payload,
             signature,
@@ -285,6 +277,76 @@ impl Jws {
                 alg: self.alg,
             })
         }
+    }
+}
+
+/// The JOSE header members this library reads, taken in one pass without building JSON values.
+#[derive(Default)]
+struct JoseHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: bool,
+}
+
+impl JoseHeader {
+    fn parse(json: &[u8]) -> Result<Self, JoseError> {
+        let mut header = Self::default();
+        let mut wrong: Option<&'static str> = None;
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        deserializer
+            .deserialize_map(HeaderVisitor {
+                header: &mut header,
+                wrong: &mut wrong,
+            })
+            .map_err(|_| JoseError::MalformedHeader("not a JSON object"))?;
+        deserializer
+            .end()
+            .map_err(|_| JoseError::MalformedHeader("not a JSON object"))?;
+        match wrong {
+            Some(name) => Err(JoseError::MalformedHeader(name)),
+            None => Ok(header),
+        }
+    }
+}
+
+struct HeaderVisitor<'a> {
+    header: &'a mut JoseHeader,
+    wrong: &'a mut Option<&'static str>,
+}
+
+impl<'de> Visitor<'de> for HeaderVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let (slot, name) = match key.as_ref() {
+                "alg" => (&mut self.header.alg, "alg"),
+                "kid" => (&mut self.header.kid, "kid"),
+                "typ" => (&mut self.header.typ, "typ"),
+                "crit" => {
+                    self.header.crit = true;
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            match map.next_value::<Text<'de>>()? {
+                Text::Str(value) => *slot = Some(value.into_owned()),
+                Text::Null => {}
+                Text::Other => {
+                    self.wrong.get_or_insert(name);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

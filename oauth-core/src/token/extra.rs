@@ -65,7 +65,7 @@ impl ExtraFields {
 
     /// Appends a member whose value is already JSON text. `name_is_plain` says the name is
     /// known to need no escaping (it was read unescaped from JSON text).
-    pub(super) fn push_raw(&mut self, name: &str, name_is_plain: bool, json: &str) {
+    pub(crate) fn push_raw(&mut self, name: &str, name_is_plain: bool, json: &str) {
         let data = self.0.get_or_insert_with(|| {
             Box::new(ExtraData {
                 // Room for a few members, so growing is rare.
@@ -93,7 +93,7 @@ impl ExtraFields {
         data.parsed = OnceLock::new();
     }
 
-    pub(super) fn push(&mut self, name: &str, value: &Value) {
+    pub(crate) fn push(&mut self, name: &str, value: &Value) {
         self.push_raw(name, false, &value.to_string());
     }
 }

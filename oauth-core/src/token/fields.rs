@@ -232,7 +232,7 @@ fn unix_time(value: &Value, name: &str) -> Result<SystemTime, String> {
 }
 
 /// A map key that borrows from the input when it can.
-struct Key<'de>(Cow<'de, str>);
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -291,7 +291,7 @@ impl<'de> Visitor<'de> for FieldsVisitor<'_> {
 
 /// A member that should be a string, read without building a JSON value; borrowed from the
 /// input when it has no escapes.
-enum Text<'de> {
+pub(crate) enum Text<'de> {
     Str(Cow<'de, str>),
     Null,
     Other,

@@ -25,7 +25,7 @@ mod extra;
 mod fields;
 
 pub use extra::ExtraFields;
-pub(crate) use fields::{TokenFields, seconds};
+pub(crate) use fields::{Key, Text, TokenFields, seconds};
 
 /// An access token with what came with it.
 #[derive(Clone, PartialEq)]

@@ -7,13 +7,18 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+mod claims;
+
+use claims::RawClaims;
 
 use crate::client::ClientConfig;
 use crate::error::ConfigError;
 use crate::jose::{Algorithm, JoseError, Jwk, Jwks, Jws, b64url_encode};
 use crate::rfc6749::authorization::{IdTokenExpectations, constant_time_eq};
 use crate::secret::{AccessToken, ClientSecret, IdToken};
+use crate::token::ExtraFields;
 
 /// A failed ID token check. The message names the check; claim values are quoted only for
 /// `iss`, which is public.
@@ -86,7 +91,7 @@ pub struct IdTokenClaims {
     auth_time: Option<SystemTime>,
     nonce: Option<String>,
     azp: Option<String>,
-    extra: Map<String, Value>,
+    extra: ExtraFields,
 }
 
 impl IdTokenClaims {
@@ -132,7 +137,7 @@ impl IdTokenClaims {
     }
     /// Every other claim (`email`, `name`, `acr`, `amr`, `at_hash`, …).
     #[must_use]
-    pub fn extra(&self) -> &Map<String, Value> {
+    pub fn extra(&self) -> &ExtraFields {
         &self.extra
     }
 }
@@ -207,23 +212,12 @@ impl IdTokenVerifier {
                 other => IdTokenError::Signature(other),
             })?;
         }
-        let claims: Value = serde_json::from_slice(jws.payload())
-            .map_err(|_| IdTokenError::Malformed("the claims are not JSON".into()))?;
-        let Value::Object(mut claims) = claims else {
-            return Err(IdTokenError::Malformed(
-                "the claims are not an object".into(),
-            ));
-        };
-        let mut text = |name: &'static str, required: bool| match claims.remove(name) {
-            Some(Value::String(s)) => Ok(Some(s)),
-            None | Some(Value::Null) if !required => Ok(None),
-            _ => Err(IdTokenError::Claim(name)),
-        };
-        let iss = text("iss", true)?.unwrap_or_default();
-        let sub = text("sub", true)?.unwrap_or_default();
-        let nonce = text("nonce", false)?;
-        let azp = text("azp", false)?;
-        let at_hash = text("at_hash", false)?;
+        let mut claims = RawClaims::parse(jws.payload())?;
+        let iss = claims.iss.take().ok_or(IdTokenError::Claim("iss"))?;
+        let sub = claims.sub.take().ok_or(IdTokenError::Claim("sub"))?;
+        let nonce = claims.nonce.take();
+        let azp = claims.azp.take();
+        let at_hash = claims.at_hash.take();
         // 2. iss is exactly the issuer.
         if iss != self.issuer {
             return Err(IdTokenError::Issuer {
@@ -232,17 +226,7 @@ impl IdTokenVerifier {
             });
         }
         // 3. aud contains the client id.
-        let aud = match claims.remove("aud") {
-            Some(Value::String(one)) => vec![one],
-            Some(Value::Array(many)) => many
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s),
-                    _ => Err(IdTokenError::Claim("aud")),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => return Err(IdTokenError::Claim("aud")),
-        };
+        let aud = claims.aud.take().ok_or(IdTokenError::Claim("aud"))?;
         if !aud.contains(&self.client_id) {
             return Err(IdTokenError::Audience);
         }
@@ -252,17 +236,17 @@ impl IdTokenVerifier {
             Some(azp) if *azp != self.client_id => return Err(IdTokenError::AuthorizedParty),
             _ => {}
         }
-        let mut time = |name: &'static str, required: bool| match claims.remove(name) {
+        let time = |value: Option<Value>, name: &'static str| match value {
             Some(Value::Number(n)) => n
                 .as_u64()
                 .map(|secs| Some(UNIX_EPOCH + Duration::from_secs(secs)))
                 .ok_or(IdTokenError::Claim(name)),
-            None | Some(Value::Null) if !required => Ok(None),
-            _ => Err(IdTokenError::Claim(name)),
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(IdTokenError::Claim(name)),
         };
-        let exp = time("exp", true)?.unwrap_or(UNIX_EPOCH);
-        let iat = time("iat", true)?.unwrap_or(UNIX_EPOCH);
-        let auth_time = time("auth_time", false)?;
+        let exp = time(claims.exp.take(), "exp")?.ok_or(IdTokenError::Claim("exp"))?;
+        let iat = time(claims.iat.take(), "iat")?.ok_or(IdTokenError::Claim("iat"))?;
+        let auth_time = time(claims.auth_time.take(), "auth_time")?;
         // 9. Not expired (with the clock skew).
         if now >= exp + self.clock_skew {
             return Err(IdTokenError::Expired);
@@ -294,8 +278,9 @@ impl IdTokenVerifier {
                 return Err(IdTokenError::AtHash);
             }
         }
+        let mut extra = claims.extra;
         if let Some(at_hash) = at_hash {
-            claims.insert("at_hash".into(), Value::String(at_hash));
+            extra.push("at_hash", &Value::String(at_hash));
         }
         Ok(IdTokenClaims {
             iss,
@@ -306,7 +291,7 @@ impl IdTokenVerifier {
             auth_time,
             nonce,
             azp,
-            extra: claims,
+            extra,
         })
     }
 }
