@@ -23,13 +23,19 @@ impl SessionBuilder {
     /// # Errors
     /// A configuration error already met, a transport error, or a document that is not
     /// metadata for this issuer.
-    pub fn discover(mut self, issuer: &str) -> Result<Self, Error> {
+    pub fn discover(self, issuer: &str) -> Result<Self, Error> {
         let config = self.config.clone()?;
         let request = discovery_request(&config, issuer, MetadataKind::OpenId)?;
-        let agent = self
-            .agent
-            .get_or_insert_with(|| crate::session::default_agent(self.timeout));
-        let response = call_endpoint(agent, request, self.body_limit)?;
+        // The user's agent if one is set; otherwise one for this call only, so settings made
+        // after `discover` (a timeout, say) still shape the session's own agent.
+        let response = match &self.agent {
+            Some(agent) => call_endpoint(agent, request, self.body_limit)?,
+            None => call_endpoint(
+                &crate::session::default_agent(self.timeout),
+                request,
+                self.body_limit,
+            )?,
+        };
         let metadata = parse_discovery_response(&response, issuer)?;
         Ok(self.provider_metadata(&metadata))
     }
