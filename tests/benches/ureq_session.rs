@@ -66,7 +66,11 @@ fn sequential_gets(c: &mut Criterion) {
     let untimed_session = session(Some(untimed.clone()));
 
     for (label, agent, session) in [
-        ("agent as the session builds it (30 s timeout)", &timed, &default_session),
+        (
+            "agent as the session builds it (30 s timeout)",
+            &timed,
+            &default_session,
+        ),
         ("agent without timeout", &untimed, &untimed_session),
     ] {
         let r = interleaved(
