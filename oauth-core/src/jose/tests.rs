@@ -180,3 +180,19 @@ fn debug_hides_key_material() {
     let shown = format!("{:?}", Jwk::from_json(A1_KEY).expect("key"));
     assert!(!shown.contains("AyM1"), "{shown}");
 }
+
+#[test]
+fn rfc7517_a1_public_key_set() {
+    let set = format!(
+        r#"{{"keys":[{{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","use":"enc","kid":"1"}},{{"kty":"RSA","n":"{THUMBPRINT_N}","e":"AQAB","alg":"RS256","kid":"2011-04-29"}}]}}"#
+    );
+    let set = Jwks::from_json(set.as_bytes()).expect("set");
+    assert_eq!(set.keys().len(), 2);
+    // The EC key is for encryption: never picked to verify.
+    assert_eq!(set.candidates(Some("1"), Algorithm::ES256).count(), 0);
+    let rsa: Vec<_> = set.candidates(None, Algorithm::RS256).collect();
+    assert_eq!(rsa.len(), 1);
+    assert_eq!(rsa[0].kid(), Some("2011-04-29"));
+    // Its alg is RS256: not usable for PS256.
+    assert_eq!(set.candidates(None, Algorithm::PS256).count(), 0);
+}
