@@ -324,6 +324,15 @@ pub enum UsageError {
     /// token endpoint; that caller has the transport error. Retry later.
     #[error("the token refresh another caller started failed without an answer from the server")]
     RenewalFailed,
+    /// An explicit refresh was asked while another refresh is in flight; two refreshes with
+    /// one refresh token would make a rotating server revoke the grant. Its result will be
+    /// the session's token in a moment.
+    #[error("a refresh is already in flight")]
+    RefreshInFlight,
+    /// The server keeps issuing tokens that are due on arrival: the request gave up after
+    /// [`MAX_RENEWALS_PER_REQUEST`](crate::session::MAX_RENEWALS_PER_REQUEST) renewals.
+    #[error("the server keeps issuing tokens that are due on arrival")]
+    RenewalLoop,
     /// The call needs a validated ID token (its `sub`): complete an OpenID Connect login
     /// (the code exchange with the `openid` scope) first.
     #[error("no validated ID token: complete an OpenID Connect login first")]

@@ -54,6 +54,14 @@ pub use types::{
 /// How long an exchange may stay unanswered before the session starts another.
 pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// After a failed renewal, how long a token that is still valid is used without trying again
+/// (counted from the failed renewal's start). Explicit refreshes are not held back.
+pub const RENEWAL_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The most renewals an adapter should start for one request: a second covers a token that
+/// was already due when it arrived; more means the server keeps issuing dead tokens.
+pub const MAX_RENEWALS_PER_REQUEST: u32 = 2;
+
 /// The token a session holds, the state of its renewal, and the rules that drive both.
 #[derive(Debug)]
 pub struct TokenSession {
@@ -82,6 +90,12 @@ enum Renewal {
     InFlight {
         id: u64,
         started_at: SystemTime,
+    },
+    /// The last renewal failed (no answer, or an error other than `invalid_grant`): while
+    /// the token is still valid it is used as is until `until`, rather than every request
+    /// waiting on another doomed refresh.
+    Backoff {
+        until: SystemTime,
     },
     /// The refresh token was refused with `invalid_grant`; it is not tried again until the
     /// token changes.
@@ -174,6 +188,11 @@ impl TokenSession {
         if self.token.is_none() {
             return Err(UsageError::NoToken.into());
         }
+        // Two refreshes with one refresh token would make a rotating server revoke the grant.
+        if matches!(self.renewal, Renewal::InFlight { started_at, .. } if !abandoned(started_at, now))
+        {
+            return Err(UsageError::RefreshInFlight.into());
+        }
         self.start_renewal(now, true)?
             .ok_or_else(|| UsageError::NoRefreshToken.into())
     }
@@ -205,8 +224,9 @@ impl TokenSession {
                     Authorization::Wait(Pending { id: *id })
                 };
             }
+            Renewal::Backoff { until } if usable && now < *until => return self.ready(),
             Renewal::Rejected { .. } => false,
-            Renewal::InFlight { .. } | Renewal::Idle => true,
+            Renewal::InFlight { .. } | Renewal::Idle | Renewal::Backoff { .. } => true,
         };
         match self.start_renewal(now, may_use_refresh_token) {
             Ok(Some(exchange)) => match exchange.ticket.kind {
@@ -258,7 +278,7 @@ impl TokenSession {
         match parse_token_response(response, sent_at) {
             Ok(token) => self.commit_token(ticket, token),
             Err(error) => {
-                self.end_exchange(ticket);
+                self.end_failed_renewal(ticket);
                 // Only renewals have waiters to share a failure with; a failed fetch must
                 // not overwrite the failure they are about to read.
                 if ticket.kind != ExchangeKind::Fetch {
@@ -303,7 +323,7 @@ impl TokenSession {
     /// token stays; callers waiting for it get [`UsageError::RenewalFailed`]; the next poll
     /// after that may start a new exchange.
     pub fn handle_exchange_failure(&mut self, ticket: &ExchangeTicket) {
-        self.end_exchange(ticket);
+        self.end_failed_renewal(ticket);
         if ticket.kind != ExchangeKind::Fetch {
             self.last_failure = Some((ticket.id, UsageError::RenewalFailed.into()));
         }
@@ -434,6 +454,18 @@ impl TokenSession {
     fn end_exchange(&mut self, ticket: &ExchangeTicket) {
         if matches!(self.renewal, Renewal::InFlight { id, .. } if id == ticket.id) {
             self.renewal = Renewal::Idle;
+        }
+    }
+
+    /// Ends a renewal that failed: a backoff of [`RENEWAL_BACKOFF`] from its start, during
+    /// which a still-valid token is used as is.
+    fn end_failed_renewal(&mut self, ticket: &ExchangeTicket) {
+        if let Renewal::InFlight { id, started_at } = self.renewal {
+            if id == ticket.id {
+                self.renewal = Renewal::Backoff {
+                    until: started_at + RENEWAL_BACKOFF,
+                };
+            }
         }
     }
 }

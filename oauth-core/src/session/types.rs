@@ -37,7 +37,8 @@ impl ExchangeTicket {
 }
 
 /// A token-endpoint request to send, and the ticket to hand back with its answer.
-#[derive(Debug)]
+///
+/// `Debug` shows the ticket, method and URI: the body carries the grant's secrets.
 #[must_use = "an exchange must be sent and its answer handled, or reported as failed"]
 pub struct Exchange {
     pub(super) ticket: ExchangeTicket,
@@ -139,5 +140,15 @@ impl TokenUpdate {
     #[must_use]
     pub fn new_token(&self) -> &Token {
         &self.new
+    }
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("ticket", &self.ticket)
+            .field("method", self.request.method())
+            .field("uri", self.request.uri())
+            .finish_non_exhaustive()
     }
 }

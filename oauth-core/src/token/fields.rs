@@ -121,12 +121,15 @@ impl TokenFields {
             None => return Err("missing access_token".into()),
         };
         let mut extra = std::mem::take(&mut self.extra);
-        let (issued_at, expires_at) = match sent_at.map(whole_second) {
+        let (issued_at, expires_at) = match sent_at {
             Some(sent_at) => {
+                // The lifetime counts from the whole second (servers truncate `iat`); the
+                // issue time stays exact, so the refresh clamps never put the moment of
+                // issue inside the refresh window.
                 let expires_at = match self.expires_in.as_ref() {
                     None | Some(Value::Null) => None,
                     Some(v) => Some(
-                        sent_at
+                        whole_second(sent_at)
                             .checked_add(lifetime(v)?)
                             .ok_or("expires_in is out of range")?,
                     ),

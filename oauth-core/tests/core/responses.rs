@@ -366,7 +366,7 @@ fn lifetime_counts_from_the_whole_second_the_request_was_sent() {
         token.expires_at(),
         Some(UNIX_EPOCH + Duration::from_secs(1_771_834_675))
     );
-    assert_eq!(token.issued_at(), Some(sent_at()));
+    assert_eq!(token.issued_at(), Some(late_in_the_second));
 }
 
 #[test]

@@ -530,3 +530,46 @@ fn waiters_share_the_outcome_of_the_refresh_they_waited_for() {
     let fresh = bearer(session.poll_pending(pending, clock.now()));
     assert_eq!(fresh.generation(), session.generation());
 }
+
+#[test]
+fn a_failed_refresh_inside_the_leeway_backs_off_and_keeps_serving_the_valid_token() {
+    let mut server = ScriptedServer::new();
+    let mut clock = ManualClock::new();
+    let mut session = seeded(&mut server, 20, &clock);
+    clock.advance(Duration::from_secs(45));
+    let attempt = refresh(session.poll_authorization(clock.now()));
+    session.handle_exchange_failure(attempt.ticket());
+    // The token is still valid: used as is during the backoff, no new refresh.
+    for _ in 0..100 {
+        assert_eq!(
+            bearer(session.poll_authorization(clock.now())).header_value(),
+            "Bearer at-2"
+        );
+    }
+    clock.advance(oauth_core::session::RENEWAL_BACKOFF);
+    let again = refresh(session.poll_authorization(clock.now()));
+    exchange(&mut server, &mut session, again, clock.now()).expect("refresh");
+    assert_eq!(
+        server.token_requests("refresh_token"),
+        1,
+        "the failed attempt never reached the server"
+    );
+}
+
+#[test]
+fn an_explicit_refresh_never_doubles_one_in_flight() {
+    let mut server = ScriptedServer::new();
+    let mut clock = ManualClock::new();
+    let mut session = seeded(&mut server, 0, &clock);
+    clock.advance(Duration::from_secs(60));
+    let automatic = refresh(session.poll_authorization(clock.now()));
+    assert_eq!(
+        session.refresh(clock.now()).unwrap_err(),
+        Error::Usage(UsageError::RefreshInFlight)
+    );
+    exchange(&mut server, &mut session, automatic, clock.now()).expect("refresh");
+    let explicit = session
+        .refresh(clock.now())
+        .expect("no refresh in flight now");
+    exchange(&mut server, &mut session, explicit, clock.now()).expect("refresh");
+}

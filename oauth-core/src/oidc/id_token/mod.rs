@@ -239,7 +239,8 @@ impl IdTokenVerifier {
         let time = |value: Option<Value>, name: &'static str| match value {
             Some(Value::Number(n)) => n
                 .as_u64()
-                .map(|secs| Some(UNIX_EPOCH + Duration::from_secs(secs)))
+                .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+                .map(Some)
                 .ok_or(IdTokenError::Claim(name)),
             None | Some(Value::Null) => Ok(None),
             Some(_) => Err(IdTokenError::Claim(name)),
@@ -248,11 +249,18 @@ impl IdTokenVerifier {
         let iat = time(claims.iat.take(), "iat")?.ok_or(IdTokenError::Claim("iat"))?;
         let auth_time = time(claims.auth_time.take(), "auth_time")?;
         // 9. Not expired (with the clock skew).
-        if now >= exp + self.clock_skew {
+        // A time too far in the future to add to saturates: never expired, always in the future.
+        if exp
+            .checked_add(self.clock_skew)
+            .is_some_and(|limit| now >= limit)
+        {
             return Err(IdTokenError::Expired);
         }
         // 10. Not issued in the future (with the clock skew).
-        if iat > now + self.clock_skew {
+        if now
+            .checked_add(self.clock_skew)
+            .is_none_or(|limit| iat > limit)
+        {
             return Err(IdTokenError::IssuedInFuture);
         }
         // 11. The nonce sent comes back.
@@ -266,7 +274,10 @@ impl IdTokenVerifier {
         // 13. With max_age, auth_time is required and recent enough.
         if let Some(max_age) = expectations.max_age {
             let auth_time = auth_time.ok_or(IdTokenError::MaxAge)?;
-            if now > auth_time + Duration::from_secs(max_age) + self.clock_skew {
+            let limit = auth_time
+                .checked_add(Duration::from_secs(max_age))
+                .and_then(|t| t.checked_add(self.clock_skew));
+            if limit.is_some_and(|limit| now > limit) {
                 return Err(IdTokenError::MaxAge);
             }
         }

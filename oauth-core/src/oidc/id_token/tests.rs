@@ -348,3 +348,30 @@ fn cache_fetches_keys_and_refetches_once_on_rotation() {
         Err(crate::Error::IdToken(IdTokenError::UnknownKey { .. }))
     ));
 }
+
+#[test]
+fn huge_times_do_not_panic() {
+    let mut c = claims();
+    c["exp"] = json!(u64::MAX);
+    assert_eq!(validate(&rs256(&c)), Err(IdTokenError::Claim("exp")));
+    let mut c = claims();
+    c["iat"] = json!(u64::MAX / 2);
+    assert!(validate(&rs256(&c)).is_err());
+}
+
+#[test]
+fn debug_of_an_exchange_hides_the_grant() {
+    let mut session = crate::TokenSession::new(
+        ClientConfig::new("c")
+            .token_endpoint("https://as.example/token")
+            .expect("url"),
+    );
+    let exchange = session
+        .fetch(&crate::Grant::password("admin", "pa55word"))
+        .expect("exchange");
+    let shown = format!("{exchange:?}");
+    assert!(
+        !shown.contains("pa55word") && !shown.contains("112, 97"),
+        "{shown}"
+    );
+}
