@@ -29,11 +29,12 @@ impl SessionBuilder {
         // The user's agent if one is set; otherwise one for this call only, so settings made
         // after `discover` (a timeout, say) still shape the session's own agent.
         let response = match &self.agent {
-            Some(agent) => call_endpoint(agent, request, self.body_limit)?,
+            Some(agent) => call_endpoint(agent, request, self.body_limit, self.timeout)?,
             None => call_endpoint(
                 &crate::session::default_agent(self.timeout),
                 request,
                 self.body_limit,
+                self.timeout,
             )?,
         };
         let metadata = parse_discovery_response(&response, issuer)?;
@@ -89,7 +90,12 @@ impl OAuth2Session {
         } = pending.callback(callback_url)?;
         let (ticket, request) = self.lock().fetch(&grant)?.into_parts();
         let sent_at = SystemTime::now();
-        let response = call_endpoint(&self.shared.agent, request, self.shared.body_limit)?;
+        let response = call_endpoint(
+            &self.shared.agent,
+            request,
+            self.shared.body_limit,
+            self.shared.timeout,
+        )?;
         let token = parse_token_response(&response, sent_at)?;
         let claims = match expectations.id_token_of(&token)? {
             Some(id_token) => {
@@ -99,13 +105,12 @@ impl OAuth2Session {
         };
         let mut state = self.lock();
         let update = state.commit_token(&ticket, token)?;
+        // Token and claims change together: no moment shows the new token with old claims.
+        *self.claims() = claims;
         if let Some(hook) = &self.shared.on_update {
             hook(&update);
         }
         drop(state);
-        if claims.is_some() {
-            *self.claims() = claims;
-        }
         self.shared.exchange_ended.notify_all();
         Ok(update.new_token().clone())
     }
@@ -130,7 +135,12 @@ impl OAuth2Session {
             .ok_or_else(|| oauth_core::Error::from(UsageError::NoIdToken))?;
         let bearer = self.authorize()?;
         let request = userinfo_request(&self.shared.config, bearer.access_token())?;
-        let response = call_endpoint(&self.shared.agent, request, self.shared.body_limit)?;
+        let response = call_endpoint(
+            &self.shared.agent,
+            request,
+            self.shared.body_limit,
+            self.shared.timeout,
+        )?;
         Ok(parse_userinfo_response(&response, &sub)?)
     }
 
@@ -163,14 +173,18 @@ impl OAuth2Session {
             match step {
                 IdTokenStep::Validated(claims) => return Ok(claims),
                 IdTokenStep::Fetch(request) => {
-                    let response =
-                        call_endpoint(&self.shared.agent, request, self.shared.body_limit)
-                            .inspect_err(|_| self.jwks().handle_jwks_failure(SystemTime::now()))?;
+                    let response = call_endpoint(
+                        &self.shared.agent,
+                        request,
+                        self.shared.body_limit,
+                        self.shared.timeout,
+                    )
+                    .inspect_err(|_| self.jwks().handle_jwks_failure(SystemTime::now()))?;
                     self.jwks()
                         .handle_jwks_response(&response, SystemTime::now())?;
                     just_fetched = true;
                 }
-                other => unreachable!("a step this adapter does not know: {other:?}"),
+                _ => return Err(Error::UnknownStep("an ID token step")),
             }
         }
     }

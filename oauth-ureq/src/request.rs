@@ -14,8 +14,9 @@ use crate::{Error, OAuth2Session};
 ///
 /// Bodies are buffered so that a request refused with `401 invalid_token` can be replayed once
 /// after a refresh.
+///
+/// `Debug` shows the method, the URL without its query, and header names only.
 #[must_use = "a request is sent only by call() or one of the send methods"]
-#[derive(Debug)]
 pub struct RequestBuilder {
     session: OAuth2Session,
     method: Method,
@@ -23,6 +24,22 @@ pub struct RequestBuilder {
     headers: Vec<(HeaderName, HeaderValue)>,
     timeout: Option<Duration>,
     invalid_header: Option<Error>,
+}
+
+impl std::fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.url.as_ref().ok().map(|url| {
+            let mut shown = url.clone();
+            shown.set_query(None);
+            shown.to_string()
+        });
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("RequestBuilder")
+            .field("method", &self.method)
+            .field("url", &url)
+            .field("headers", &names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RequestBuilder {
@@ -167,10 +184,13 @@ fn run<B: ureq::AsSendBody>(
     request: Request<B>,
 ) -> Result<Response<ureq::Body>, Error> {
     let agent = session.agent();
-    if timeout.is_none() && session.statuses_are_responses() {
+    if timeout.is_none() && session.statuses_are_responses() && session.redirects_drop_auth() {
         return Ok(agent.run(request)?);
     }
-    let mut config = agent.configure_request(request).http_status_as_error(false);
+    let mut config = agent
+        .configure_request(request)
+        .http_status_as_error(false)
+        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never);
     if let Some(timeout) = timeout {
         config = config.timeout_global(Some(timeout));
     }

@@ -7,10 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::http::{Method, Request, Response};
 use oauth_core::oidc::{IdTokenClaims, JwksCache};
+use oauth_core::session::MAX_RENEWALS_PER_REQUEST;
 use oauth_core::{
     Authorization, Bearer, ClientConfig, ConfigError, Exchange, Grant, Introspection, Token,
-    TokenRef, TokenSession, TokenUpdate, introspection_request, parse_introspection_response,
-    parse_revocation_response, revocation_request,
+    TokenRef, TokenSession, TokenUpdate, UsageError, introspection_request,
+    parse_introspection_response, parse_revocation_response, revocation_request,
 };
 
 use crate::Error;
@@ -38,6 +39,12 @@ pub(crate) struct Shared {
     /// Whether the agent already reads error statuses as responses; if not, each request
     /// overrides it (a per-request configuration costs a copy of the agent's).
     statuses_are_responses: bool,
+    /// Whether the agent already drops `Authorization` on every redirect (ureq's default);
+    /// if not, each resource request overrides it, so the token never reaches another
+    /// service, even on the same host.
+    redirects_drop_auth: bool,
+    /// The timeout of endpoint calls when the agent sets none.
+    pub(crate) timeout: Duration,
     /// A copy of the session's configuration, which never changes after `build`, read without
     /// the state lock.
     pub(crate) config: ClientConfig,
@@ -100,7 +107,8 @@ impl SessionBuilder {
     }
 
     /// Called once per real token change (fetch, refresh, re-fetch), to persist the token.
-    /// It runs while the session's state is locked, so updates arrive in order: keep it short.
+    /// It runs while the session's state is locked, so updates arrive in order: keep it short,
+    /// and do not call back into the session from it (that would deadlock).
     pub fn on_token_update(mut self, hook: impl Fn(&TokenUpdate) + Send + Sync + 'static) -> Self {
         self.on_update = Some(Box::new(hook));
         self
@@ -133,6 +141,11 @@ impl SessionBuilder {
         Ok(OAuth2Session {
             shared: Arc::new(Shared {
                 statuses_are_responses: !agent.config().http_status_as_error(),
+                redirects_drop_auth: matches!(
+                    agent.config().redirect_auth_headers(),
+                    ureq::config::RedirectAuthHeaders::Never
+                ),
+                timeout: self.timeout,
                 config,
                 agent,
                 state: Mutex::new(state),
@@ -169,11 +182,16 @@ impl OAuth2Session {
     /// The session's previous token is kept on any error.
     pub fn fetch_token(&self, grant: Grant) -> Result<Token, Error> {
         let exchange = self.lock().fetch(&grant)?;
-        self.run_exchange(exchange)
+        let token = self.run_exchange(exchange)?;
+        // A new grant may be another user's: the last login's claims no longer describe it.
+        *self.claims() = None;
+        Ok(token)
     }
 
     /// Refreshes the token now (or fetches a new client-credentials token), even if it is
-    /// still fresh, and even after an `invalid_grant`.
+    /// still fresh, and even after an `invalid_grant`. While an automatic refresh is in flight
+    /// it fails with `RefreshInFlight` instead of sending a second one (its result becomes the
+    /// session's token in a moment).
     ///
     /// # Errors
     /// As [`fetch_token`](Self::fetch_token); nothing is lost on error.
@@ -211,7 +229,11 @@ impl OAuth2Session {
 
     /// Replaces the token (the update hook is not called: the caller knows).
     pub fn set_token(&self, token: Token) {
-        let _ = self.lock().set_token(token);
+        let mut state = self.lock();
+        let _ = state.set_token(token);
+        // Claims belong to the login that produced the old token.
+        *self.claims() = None;
+        drop(state);
         self.shared.exchange_ended.notify_all();
     }
 
@@ -282,16 +304,33 @@ impl OAuth2Session {
     /// A bearer token for a resource request, refreshing first when the core says so and
     /// waiting when another caller is refreshing.
     pub(crate) fn authorize(&self) -> Result<Bearer, Error> {
+        let mut renewals = 0;
         let mut state = self.lock();
         let mut decision = state.poll_authorization(SystemTime::now());
         loop {
             decision = match decision {
                 Authorization::Ready(bearer) => return Ok(bearer),
                 Authorization::Refresh(exchange) | Authorization::Refetch(exchange) => {
+                    renewals += 1;
+                    if renewals > MAX_RENEWALS_PER_REQUEST {
+                        return Err(oauth_core::Error::from(UsageError::RenewalLoop).into());
+                    }
                     drop(state);
-                    self.run_exchange(exchange)?;
+                    let outcome = self.run_exchange(exchange);
                     state = self.lock();
-                    state.poll_authorization(SystemTime::now())
+                    let next = state.poll_authorization(SystemTime::now());
+                    match outcome {
+                        Ok(_) => next,
+                        // Someone replaced the token meanwhile: use theirs.
+                        Err(Error::Core(oauth_core::Error::Usage(UsageError::Superseded))) => next,
+                        // The renewal failed, but the old token may still be valid (the core
+                        // backs off and serves it); else this request reports the failure
+                        // instead of starting another renewal.
+                        Err(error) => match next {
+                            Authorization::Ready(bearer) => return Ok(bearer),
+                            _ => return Err(error),
+                        },
+                    }
                 }
                 Authorization::Wait(pending) => {
                     state = self
@@ -303,7 +342,7 @@ impl OAuth2Session {
                     state.poll_pending(pending, SystemTime::now())
                 }
                 Authorization::Fail(error) => return Err(error.into()),
-                other => unreachable!("an authorization this adapter does not know: {other:?}"),
+                _ => return Err(Error::UnknownStep("an authorization decision")),
             };
         }
     }
@@ -331,6 +370,11 @@ impl OAuth2Session {
     /// Whether requests must override the agent's `http_status_as_error`.
     pub(crate) fn statuses_are_responses(&self) -> bool {
         self.shared.statuses_are_responses
+    }
+
+    /// Whether the agent drops `Authorization` on every redirect by itself.
+    pub(crate) fn redirects_drop_auth(&self) -> bool {
+        self.shared.redirects_drop_auth
     }
 
     /// Sends a token exchange and applies its answer; waiters are woken whatever happens,
@@ -366,7 +410,12 @@ impl OAuth2Session {
     }
 
     fn call_endpoint(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        call_endpoint(&self.shared.agent, request, self.shared.body_limit)
+        call_endpoint(
+            &self.shared.agent,
+            request,
+            self.shared.body_limit,
+            self.shared.timeout,
+        )
     }
 }
 
@@ -386,13 +435,18 @@ pub(crate) fn call_endpoint(
     agent: &ureq::Agent,
     request: Request<Vec<u8>>,
     body_limit: u64,
+    timeout: Duration,
 ) -> Result<Response<Vec<u8>>, Error> {
-    let request = agent
+    let mut config = agent
         .configure_request(request)
         .max_redirects(0)
-        .http_status_as_error(false)
-        .build();
-    let response = agent.run(request)?;
+        .http_status_as_error(false);
+    // A user's agent without a timeout would let a hung token endpoint block the refresh,
+    // and every caller waiting on it, forever.
+    if agent.config().timeouts().global.is_none() {
+        config = config.timeout_global(Some(timeout));
+    }
+    let response = agent.run(config.build())?;
     let (parts, mut body) = response.into_parts();
     let bytes = body.with_config().limit(body_limit).read_to_vec()?;
     Ok(Response::from_parts(parts, bytes))

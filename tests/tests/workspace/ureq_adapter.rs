@@ -475,3 +475,104 @@ fn sequential_requests_reuse_one_connection() {
         "a GET carries no body framing"
     );
 }
+
+#[test]
+fn a_failed_refresh_inside_the_leeway_serves_the_still_valid_token() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    let now = SystemTime::now();
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .leeway(Duration::from_secs(30))
+        .token(
+            Token::bearer("still-valid")
+                .with_refresh_token("rt")
+                .with_lifetime(now - Duration::from_secs(50), now + Duration::from_secs(10)),
+        )
+        .build()
+        .expect("session");
+    stub.push(Fault::html_500());
+    for _ in 0..2 {
+        let response = session.get(&stub.url("/resource")).call().expect("served");
+        assert_eq!(response.status(), 200);
+    }
+    let paths: Vec<String> = stub.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        ["/token", "/resource", "/resource"],
+        "one failed refresh, then backoff"
+    );
+    assert!(
+        stub.requests()[1..]
+            .iter()
+            .all(|r| r.header("authorization") == Some("Bearer still-valid"))
+    );
+}
+
+#[test]
+fn a_users_agent_never_carries_the_bearer_through_a_redirect() {
+    let origin = FaultServer::start().expect("stub");
+    let other_port =
+        FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    origin.push(Fault::redirect(302, &other_port.url("/landing")));
+    // SameHost would forward the header to another port of the same host.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+        .build()
+        .into();
+    let session = OAuth2Session::builder("c")
+        .agent(agent)
+        .token(Token::bearer("secret-at"))
+        .build()
+        .expect("session");
+    assert_eq!(
+        session
+            .get(&origin.url("/start"))
+            .call()
+            .expect("response")
+            .status(),
+        200
+    );
+    assert_eq!(other_port.requests()[0].header("authorization"), None);
+}
+
+#[test]
+fn a_users_agent_without_timeout_still_times_out_on_the_token_endpoint() {
+    let stub = FaultServer::start().expect("stub");
+    stub.push(Fault::slow(Duration::from_secs(3), Fault::token()));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let session = OAuth2Session::builder("c")
+        .agent(agent)
+        .timeout(Duration::from_millis(300))
+        .token_endpoint(&stub.url("/token"))
+        .token(Token::bearer("at").with_refresh_token("rt"))
+        .build()
+        .expect("session");
+    let error = session.refresh_token().unwrap_err();
+    assert!(
+        matches!(error, Error::Transport(ureq::Error::Timeout(_))),
+        "{error}"
+    );
+}
+
+#[test]
+fn set_token_forgets_the_last_logins_claims() {
+    let server = start_server(Duration::from_secs(30));
+    let redirect_uri = "http://127.0.0.1:53682/callback";
+    let session = OAuth2Session::from_issuer(server.issuer(), "admin-cli")
+        .expect("discovery")
+        .redirect_uri(redirect_uri)
+        .build()
+        .expect("session");
+    let (url, pending) = session
+        .authorization_url(&oauth_ureq::AuthorizationRequest::new().scope("openid"))
+        .expect("url");
+    let callback =
+        oauth_tests::browser::follow_to_callback(url.as_str(), redirect_uri).expect("login");
+    session.exchange_code(pending, &callback).expect("exchange");
+    assert!(session.id_token_claims().is_some());
+    session.set_token(Token::bearer("someone-else"));
+    assert!(session.id_token_claims().is_none());
+}
