@@ -73,8 +73,12 @@
 //!   [`SessionBuilder::allow_insecure_http`] is set; secrets never in `Debug` or `Display`.
 //! - **Transport**: keep-alive connections reused per origin, at most 16 open per origin
 //!   (requests beyond wait for one), [`HttpClient::connections_opened`] counts them.
-//! - **Nothing lost**: a failed refresh keeps the old token and refresh token.
-//! - **Hooks**: [`SessionBuilder::on_token_update`] (sync, under the lock) and
+//! - **Nothing lost**: a failed refresh keeps the old token and refresh token. While that
+//!   token is still valid, requests go on with it (the core backs off for a few seconds before
+//!   trying again) instead of failing; once it is not, the request that ran the refresh and
+//!   those that waited for it return its error. A request runs at most two renewals.
+//! - **Hooks**: [`SessionBuilder::on_token_update`] (sync, under the lock: it must not call
+//!   back into the session) and
 //!   [`SessionBuilder::on_token_update_async`] (awaited outside it), each once per real change,
 //!   in order.
 //! - **OpenID Connect**: [`OAuth2Session::from_issuer`] (discovery),

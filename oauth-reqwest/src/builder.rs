@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use oauth_core::oidc::JwksCache;
-use oauth_core::{ClientConfig, ConfigError, Token, TokenSession, TokenUpdate};
+use oauth_core::{BearerPlacement, ClientConfig, ConfigError, Token, TokenSession, TokenUpdate};
 
 use crate::Error;
 use crate::endpoint::Limits;
@@ -91,9 +91,20 @@ impl SessionBuilder {
     /// with no redirects and the session's [`timeout`](Self::timeout). Give an endpoint client
     /// too when those calls need your proxy or TLS settings.
     ///
-    /// With [`BearerPlacement::Query`](oauth_core::BearerPlacement::Query), turn `referer` off
-    /// on this client (`ClientBuilder::referer(false)`): a redirect would otherwise carry the
-    /// token in `Referer`. The session's own client has it off.
+    /// **Query and form-body placements**: do not give a client that follows redirects to
+    /// another origin together with
+    /// [`BearerPlacement::FormBody`] or [`BearerPlacement::Query`]. The token is then in the
+    /// body or the URL, not in `Authorization`, and reqwest strips nothing from those: a `307`
+    /// or `308` replays the body, token included, to wherever `Location` points. The session
+    /// cannot read a client's redirect policy, so [`build`](Self::build) does not refuse one:
+    /// build it with `redirect(reqwest::redirect::Policy::none())` (or a custom policy that
+    /// stops at other origins). The client the session builds itself follows redirects within
+    /// the origin only when the placement is not the header; a redirect elsewhere reaches the
+    /// caller as the `3xx` response.
+    ///
+    /// With [`BearerPlacement::Query`], also turn `referer` off on this client
+    /// (`ClientBuilder::referer(false)`): a redirect would otherwise carry the token in
+    /// `Referer`. The session's own client has it off.
     ///
     /// Its TLS backend and crypto provider are yours too: with the default `rustls` feature,
     /// reqwest panics building a client before a provider is installed (see the crate
@@ -132,6 +143,11 @@ impl SessionBuilder {
     /// sees the new token before the hook does: keep it short and never block on IO here (use
     /// [`on_token_update_async`](Self::on_token_update_async) for a database). Replaces an
     /// async hook set before.
+    ///
+    /// **Do not call back into the session from this hook** (`token`, `set_token`,
+    /// `refresh_at`, a request, …, on this session or a clone): the call would wait for the
+    /// lock the hook runs under, and deadlock. Copy what you need out of the
+    /// [`TokenUpdate`] instead, or use the async hook, which runs after the lock is released.
     pub fn on_token_update(mut self, hook: impl Fn(&TokenUpdate) + Send + Sync + 'static) -> Self {
         self.hook = Some(UpdateHook::Blocking(Box::new(hook)));
         self
@@ -205,7 +221,7 @@ impl SessionBuilder {
             Some(client) => client,
             None => {
                 install_crypto_provider();
-                own_client(self.timeout).build()?
+                own_resource_client(self.timeout, config.configured_bearer_placement())?
             }
         };
         let endpoint = match self.endpoint_client {
@@ -236,6 +252,51 @@ impl SessionBuilder {
 /// (with query placement it would carry the token across a redirect).
 fn own_client(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder().timeout(timeout).referer(false)
+}
+
+/// The client the session builds for resource requests. With the token in the body or the URL
+/// (which reqwest carries across a redirect, unlike `Authorization`), redirects are followed
+/// within the origin only: a `307` or `308` to another origin would replay the body, token
+/// and all, there.
+fn own_resource_client(
+    timeout: Duration,
+    placement: BearerPlacement,
+) -> Result<reqwest::Client, Error> {
+    let client = own_client(timeout);
+    let client = if placement == BearerPlacement::Header {
+        client
+    } else {
+        client.redirect(same_origin_redirects())
+    };
+    Ok(client.build()?)
+}
+
+/// The most redirects followed, as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
+
+/// Follows redirects that stay on the origin (scheme, host and port) the request was sent to;
+/// stops at any other, handing the redirect response to the caller.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let origin = |url: &reqwest::Url| {
+            (
+                url.scheme().to_owned(),
+                url.host_str().map(str::to_owned),
+                url.port_or_known_default(),
+            )
+        };
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| origin(first) == origin(attempt.url()));
+        if !same_origin {
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// The client the session builds for endpoint calls: its own settings, and no redirects.

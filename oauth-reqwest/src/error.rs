@@ -44,9 +44,10 @@ pub enum Error {
     /// The session's token is unchanged.
     #[error("the token exchange was cancelled: its runtime shut down")]
     ExchangeCancelled,
-    /// The session stopped renewing within one request: the token endpoint keeps issuing tokens
-    /// that are already due for renewal, or the core asked for something this adapter does not
-    /// know. Report it to whoever runs the server (or upgrade the adapter).
+    /// A request gave up waiting for a usable token after too many rounds of other callers'
+    /// renewals, or the core asked for something this adapter does not know (upgrade the
+    /// adapter). A token endpoint that keeps issuing tokens already due for renewal is
+    /// [`oauth_core::UsageError::RenewalLoop`] instead, in [`Error::Core`].
     #[error("token renewal stopped: {0}")]
     RenewalStopped(&'static str),
     /// The operating system gave no randomness for `state`, PKCE and `nonce`; nothing was

@@ -105,11 +105,17 @@
 //!   causes one forced refresh and one replay (buffered bodies only), never a loop.
 //! - **Security**: token, revocation, introspection, discovery, JWKS and userinfo calls go
 //!   through a client that follows no redirects, with a timeout (30 s) and a body cap (1 MiB, read chunk by chunk); reqwest
-//!   drops `Authorization` on a redirect to another origin, so the token never leaves the origin
-//!   it was sent to; plain `http` only to loopback hosts unless
+//!   drops `Authorization` on a redirect to another origin, and with the token in the query or
+//!   a form body the session's own client follows no redirect to another origin, so the token
+//!   never leaves the origin it was sent to; plain `http` only to loopback hosts unless
 //!   [`SessionBuilder::allow_insecure_http`] is set. See [`SessionBuilder::client`] for what
 //!   changes when you bring your own `reqwest::Client`.
 //! - **Nothing lost**: a failed refresh keeps the old token and refresh token.
+//! - **No outage on a failed refresh**: when a refresh inside the leeway fails (the token
+//!   endpoint is down, say) the request goes out with the old token, which is still valid,
+//!   and for a few seconds (`oauth_core::session::RENEWAL_BACKOFF`) later requests use it too
+//!   without trying again. Once the token has expired, the refresh's error reaches the caller
+//!   (every caller waiting on that refresh shares it).
 //!
 //! ## Features
 //!

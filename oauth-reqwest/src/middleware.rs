@@ -11,6 +11,11 @@ use crate::{Error, OAuth2Session};
 /// `invalid_token`, exactly as [`OAuth2Session::get`] does.
 ///
 /// Token exchanges still go through the session's own endpoint client, not through the stack.
+/// With [`BearerPlacement::Query`](oauth_core::BearerPlacement::Query) or
+/// [`BearerPlacement::FormBody`](oauth_core::BearerPlacement::FormBody), the stack's client
+/// must not follow redirects to another origin (see
+/// [`SessionBuilder::client`](crate::SessionBuilder::client)): reqwest would carry the token
+/// there in the URL or the replayed body.
 /// Session errors reach the caller as `reqwest_middleware::Error::Middleware` wrapping an
 /// [`Error`] (`e.downcast_ref::<oauth_reqwest::Error>()`).
 ///

@@ -119,7 +119,12 @@ impl OAuth2Session {
         self.commit_login(&ticket, token, claims).await
     }
 
-    /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code).
+    /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code),
+    /// as long as the session holds that login's grant.
+    ///
+    /// They never describe another grant: [`set_token`](Self::set_token) and
+    /// [`fetch_token`](Self::fetch_token) clear them; a refresh, explicit or automatic,
+    /// continues the same grant and keeps them.
     #[must_use]
     pub fn id_token_claims(&self) -> Option<IdTokenClaims> {
         self.claims().clone()
@@ -130,7 +135,8 @@ impl OAuth2Session {
     /// must be the ID token's.
     ///
     /// # Errors
-    /// [`UsageError::NoIdToken`] before an OpenID Connect login; the server's OAuth error; a
+    /// [`UsageError::NoIdToken`] without the claims of a login (before one, or once the token
+    /// changed after it: see [`id_token_claims`](Self::id_token_claims)); the server's OAuth error; a
     /// response about another subject; a transport error.
     pub async fn userinfo(&self) -> Result<UserInfo, Error> {
         let sub = self.claims().as_ref().map(|c| c.sub().to_owned());

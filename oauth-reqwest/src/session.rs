@@ -12,10 +12,12 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::http::{HeaderMap, Method, Request, StatusCode};
 use oauth_core::oidc::{IdTokenClaims, JwksCache};
+use oauth_core::session::MAX_RENEWALS_PER_REQUEST;
 use oauth_core::{
     Authorization, Bearer, ClientConfig, Exchange, ExchangeTicket, Grant, Introspection, Pending,
-    ResourceVerdict, Token, TokenRef, TokenSession, TokenUpdate, introspection_request,
-    parse_introspection_response, parse_revocation_response, revocation_request,
+    ResourceVerdict, Token, TokenRef, TokenSession, TokenUpdate, UpdateKind, UsageError,
+    introspection_request, parse_introspection_response, parse_revocation_response,
+    revocation_request,
 };
 use tokio::sync::Notify;
 
@@ -23,9 +25,6 @@ use crate::Error;
 use crate::builder::{SessionBuilder, UpdateHook};
 use crate::request::RequestBuilder;
 
-/// How many exchanges one request may start: a second one covers a token that was due on
-/// arrival once; more means the server keeps issuing dead tokens.
-const MAX_EXCHANGES_PER_REQUEST: u32 = 2;
 /// How many decisions one request may go through (each wait ends when some exchange ends).
 const MAX_ROUNDS: u32 = 64;
 
@@ -68,7 +67,8 @@ struct Shared {
     jwks: Mutex<JwksCache>,
     /// One key-set fetch at a time, so concurrent validations share it (held across the fetch).
     jwks_fetch: tokio::sync::Mutex<()>,
-    /// The claims of the ID token validated by the last code exchange.
+    /// The claims of the ID token validated by the last code exchange, while its token is the
+    /// session's: any other change of the token clears them (locked after `state`).
     claims: Mutex<Option<IdTokenClaims>>,
 }
 
@@ -109,7 +109,9 @@ impl OAuth2Session {
     }
 
     /// Requests a token with `grant` (password, client credentials, authorization code, …)
-    /// and makes it the session's token.
+    /// and makes it the session's token. The claims of an earlier OpenID Connect login are
+    /// cleared ([`id_token_claims`](Self::id_token_claims) is then `None`): nothing validated
+    /// this token's ID token; use [`exchange_code`](Self::exchange_code) for a login.
     ///
     /// Dropping this future does not cancel the exchange once it is under way: it goes on in
     /// a task of its own and the session takes its answer all the same (a code or a rotated
@@ -128,10 +130,15 @@ impl OAuth2Session {
     }
 
     /// Refreshes the token now (or fetches a new client-credentials token), even if it is
-    /// still fresh, and even after an `invalid_grant`.
+    /// still fresh, and even after an `invalid_grant`. The claims of the OpenID Connect login
+    /// are kept: a refresh continues the same grant.
     ///
     /// # Errors
-    /// As [`fetch_token`](Self::fetch_token); nothing is lost on error.
+    /// As [`fetch_token`](Self::fetch_token); nothing is lost on error. While another refresh
+    /// is in flight (an automatic one a request started), [`UsageError::RefreshInFlight`]
+    /// (in [`Error::Core`]) and nothing is sent: two refreshes with one refresh token would
+    /// make a rotating server revoke the grant. The refresh in flight's result becomes the
+    /// session's token in a moment; read [`token`](Self::token) after it, or retry.
     pub async fn refresh_token(&self) -> Result<Token, Error> {
         let exchange = self.lock().refresh(SystemTime::now())?;
         self.run_exchange(exchange).await
@@ -165,9 +172,15 @@ impl OAuth2Session {
     }
 
     /// Replaces the token (the update hook is not called: the caller knows). An exchange in
-    /// flight is then superseded: its answer is dropped.
+    /// flight is then superseded: its answer is dropped. The claims of an earlier OpenID
+    /// Connect login are cleared: they describe the token replaced.
     pub fn set_token(&self, token: Token) {
-        let _ = self.lock().set_token(token);
+        {
+            let mut state = self.lock();
+            let _ = state.set_token(token);
+            // Under the state lock, as every change of the token and the claims.
+            *self.shared.claims() = None;
+        }
         self.shared.exchange_ended.notify_waiters();
     }
 
@@ -268,22 +281,30 @@ impl OAuth2Session {
 
     /// A bearer token for a resource request: the hot path is one short lock and no `.await`;
     /// otherwise refreshes first, or waits for another caller's exchange, as the core decides.
+    ///
+    /// A renewal this request ran that fails does not fail the request while the old token is
+    /// still valid: the core then backs off and serves it. Otherwise the request gets the
+    /// renewal's error; it never starts a second renewal after a failed one.
     pub(crate) async fn authorize(&self) -> Result<Bearer, Error> {
         let mut decision = self.lock().poll_authorization(SystemTime::now());
-        let mut exchanges = 0;
+        let mut renewals = 0;
         for _ in 0..MAX_ROUNDS {
             decision = match decision {
                 Authorization::Ready(bearer) => return Ok(bearer),
                 Authorization::Refresh(exchange) | Authorization::Refetch(exchange) => {
-                    if exchanges == MAX_EXCHANGES_PER_REQUEST {
+                    if renewals == MAX_RENEWALS_PER_REQUEST {
                         self.abandon(exchange);
-                        return Err(Error::RenewalStopped(
-                            "the token endpoint keeps issuing tokens that are already due",
-                        ));
+                        return Err(UsageError::RenewalLoop.into());
                     }
-                    exchanges += 1;
-                    self.run_exchange(exchange).await?;
-                    self.lock().poll_authorization(SystemTime::now())
+                    renewals += 1;
+                    match self.run_exchange(exchange).await {
+                        // Superseded: the token was replaced meanwhile; use the new one.
+                        Ok(_)
+                        | Err(Error::Core(oauth_core::Error::Usage(UsageError::Superseded))) => {
+                            self.lock().poll_authorization(SystemTime::now())
+                        }
+                        Err(error) => return self.after_failed_renewal(error),
+                    }
                 }
                 Authorization::Wait(pending) => self.wait_for(pending).await,
                 Authorization::Fail(error) => return Err(error.into()),
@@ -297,6 +318,13 @@ impl OAuth2Session {
         Err(Error::RenewalStopped(
             "too many rounds waiting for other callers' renewals",
         ))
+    }
+
+    /// After the renewal this request ran failed with `error`: the old token if the core still
+    /// serves it without a renewal (it is valid, and the core backs off after the failure),
+    /// else `error`. Never starts another renewal in this request.
+    fn after_failed_renewal(&self, error: Error) -> Result<Bearer, Error> {
+        self.lock().usable_bearer(SystemTime::now()).ok_or(error)
     }
 
     /// Waits until `pending` (or any exchange) ends, then asks the core again.
@@ -342,8 +370,8 @@ impl OAuth2Session {
 
     /// Reports an exchange the session will not send as failed, so nobody waits for it.
     fn abandon(&self, exchange: Exchange) {
-        let (ticket, _) = exchange.into_parts();
-        self.lock().handle_exchange_failure(&ticket);
+        // Never sent: released, not failed, so nobody backs off or shares a failure for it.
+        self.lock().release_exchange(exchange.ticket());
         self.shared.exchange_ended.notify_waiters();
     }
 
@@ -407,6 +435,11 @@ impl Shared {
                 }
             };
             if let Ok(update) = &update {
+                // A fetch starts a new grant, perhaps another user's: the last login's claims
+                // no longer describe it. A refresh continues the same grant and keeps them.
+                if update.kind() == UpdateKind::Fetched {
+                    *shared.claims() = None;
+                }
                 shared.announce(update);
             }
             update

@@ -313,23 +313,25 @@ impl OAuth2Session {
                 Authorization::Refresh(exchange) | Authorization::Refetch(exchange) => {
                     renewals += 1;
                     if renewals > MAX_RENEWALS_PER_REQUEST {
+                        // Never sent: give it back so other callers need not wait for it.
+                        state.release_exchange(exchange.ticket());
                         return Err(oauth_core::Error::from(UsageError::RenewalLoop).into());
                     }
                     drop(state);
                     let outcome = self.run_exchange(exchange);
                     state = self.lock();
-                    let next = state.poll_authorization(SystemTime::now());
                     match outcome {
-                        Ok(_) => next,
-                        // Someone replaced the token meanwhile: use theirs.
-                        Err(Error::Core(oauth_core::Error::Usage(UsageError::Superseded))) => next,
+                        // Renewed, or someone replaced the token meanwhile: decide again.
+                        Ok(_)
+                        | Err(Error::Core(oauth_core::Error::Usage(UsageError::Superseded))) => {
+                            state.poll_authorization(SystemTime::now())
+                        }
                         // The renewal failed, but the old token may still be valid (the core
                         // backs off and serves it); else this request reports the failure
                         // instead of starting another renewal.
-                        Err(error) => match next {
-                            Authorization::Ready(bearer) => return Ok(bearer),
-                            _ => return Err(error),
-                        },
+                        Err(error) => {
+                            return state.usable_bearer(SystemTime::now()).ok_or(error);
+                        }
                     }
                 }
                 Authorization::Wait(pending) => {

@@ -84,6 +84,11 @@ impl SessionBuilder {
     /// It runs while the session's state is locked, so updates arrive in order: keep it short,
     /// and use [`on_token_update_async`](Self::on_token_update_async) for anything that
     /// waits.
+    ///
+    /// The hook must not call back into the session (or a clone of it): `token()`,
+    /// `set_token()`, `refresh_at()`, a request or a token call would wait for the lock the
+    /// hook runs under, on the thread that holds it, and deadlock. Everything the hook needs
+    /// is in the [`TokenUpdate`].
     pub fn on_token_update(mut self, hook: impl Fn(&TokenUpdate) + Send + Sync + 'static) -> Self {
         self.on_update = Some(Box::new(hook));
         self

@@ -5,7 +5,9 @@
 //! ```text
 //!  authorize():  lock ─ poll_authorization(now) ─ unlock
 //!                  Ready(bearer)          → sign and send (no await, no lock held)
-//!                  Refresh / Refetch      → spawn the exchange task, await its handle
+//!                  Refresh / Refetch      → spawn the exchange task, await its handle, then
+//!                                           poll again; after a failure only the old token
+//!                                           (still valid, core backing off) or the error
 //!                  Wait(pending)          → listen, lock ─ poll_pending ─ unlock, await the event
 //!                  Fail(error)            → return it
 //! ```
@@ -22,6 +24,7 @@ use std::time::{Duration, SystemTime};
 use event_listener::Event;
 use oauth_core::http::{HeaderMap, Method, StatusCode, Uri};
 use oauth_core::oidc::{IdTokenClaims, JwksCache};
+use oauth_core::session::MAX_RENEWALS_PER_REQUEST;
 use oauth_core::url::Url;
 use oauth_core::{
     Authorization, Bearer, ClientConfig, Exchange, Grant, Introspection, Pending, ResourceVerdict,
@@ -42,8 +45,9 @@ pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
 /// How long a caller waits for another caller's refresh before looking again, in case a
 /// wake-up was lost.
 const WAIT_SLICE: Duration = Duration::from_secs(1);
-/// The most decisions one `authorize` makes: refreshes end in a token or an error, and a wait
-/// ends within [`oauth_core::session::EXCHANGE_TIMEOUT`] at one decision per [`WAIT_SLICE`].
+/// The most decisions one `authorize` makes: renewals are bounded by
+/// [`MAX_RENEWALS_PER_REQUEST`], and a wait ends within
+/// [`oauth_core::session::EXCHANGE_TIMEOUT`] at one decision per [`WAIT_SLICE`].
 const MAX_DECISIONS: usize = 512;
 /// How many origins the transport security check remembers; past that it parses every time.
 const MAX_REMEMBERED_ORIGINS: usize = 64;
@@ -67,7 +71,8 @@ pub(crate) struct Shared {
     secure_origins: Mutex<Vec<(String, String)>>,
     /// The provider's keys (OpenID Connect), locked only for the core's synchronous calls.
     jwks: Mutex<JwksCache>,
-    /// The claims of the ID token of the last login.
+    /// The claims of the ID token of the last login, while its token is the session's: locked
+    /// under the state lock whenever the token changes, so the two never disagree.
     claims: Mutex<Option<IdTokenClaims>>,
 }
 
@@ -98,7 +103,9 @@ impl OAuth2Session {
     }
 
     /// Requests a token with `grant` (password, client credentials, authorization code, …)
-    /// and makes it the session's token.
+    /// and makes it the session's token. No ID token is validated here: the claims of the
+    /// last login are dropped with the old token (see
+    /// [`id_token_claims`](Self::id_token_claims)).
     ///
     /// The exchange runs in its own task: if this future is dropped, the request still
     /// completes and its token is still stored.
@@ -115,8 +122,17 @@ impl OAuth2Session {
     /// Refreshes the token now (or fetches a new client-credentials token), even if it is
     /// still fresh, and even after an `invalid_grant`.
     ///
+    /// While a refresh is already in flight (an automatic one a request started, or another
+    /// explicit one) nothing is sent: two refreshes with one refresh token would make a
+    /// rotating server revoke the grant. The call fails with
+    /// [`UsageError::RefreshInFlight`] instead; the refresh in flight updates the token in a
+    /// moment (watch [`token`](Self::token) or the update hooks), or call again later.
+    ///
     /// # Errors
     /// As [`fetch_token`](Self::fetch_token); nothing is lost on error.
+    /// [`UsageError::RefreshInFlight`] (in [`Error::Core`]) while a refresh is in flight;
+    /// [`UsageError::NoToken`] or [`UsageError::NoRefreshToken`] when there is nothing to
+    /// refresh with.
     pub async fn refresh_token(&self) -> Result<Token, Error> {
         let exchange = self.shared.lock().refresh(SystemTime::now())?;
         self.run_exchange(exchange).await
@@ -157,9 +173,15 @@ impl OAuth2Session {
         self.shared.lock().token().cloned()
     }
 
-    /// Replaces the token (the update hooks are not called: the caller knows).
+    /// Replaces the token (the update hooks are not called: the caller knows). The claims of
+    /// the last login are dropped with the old token:
+    /// [`id_token_claims`](Self::id_token_claims) is `None` afterwards.
     pub fn set_token(&self, token: Token) {
-        let _ = self.shared.lock().set_token(token);
+        {
+            let mut state = self.shared.lock();
+            let _ = state.set_token(token);
+            *lock(&self.shared.claims) = None;
+        }
         self.shared.exchange_ended.notify(usize::MAX);
     }
 
@@ -208,17 +230,35 @@ impl OAuth2Session {
     /// A bearer token for a resource request, refreshing first when the core says so and
     /// waiting when another caller is refreshing. While the token is fresh this is one short
     /// lock and no `.await` that suspends.
+    ///
+    /// A request runs at most [`MAX_RENEWALS_PER_REQUEST`] renewals. When one it ran fails,
+    /// the old token is used if the core still serves it (it is valid, and the core backs off
+    /// for [`RENEWAL_BACKOFF`](oauth_core::session::RENEWAL_BACKOFF)); otherwise the request
+    /// returns that failure rather than starting another renewal.
     pub(crate) async fn authorize(&self) -> Result<Bearer, Error> {
-        let mut decision = self.poll_authorization();
+        let mut renewals = 0;
+        let mut decision = self.decide(true, TokenSession::poll_authorization)?;
         for _ in 0..MAX_DECISIONS {
+            let may_renew = renewals < MAX_RENEWALS_PER_REQUEST;
             decision = match decision {
                 Authorization::Ready(bearer) => return Ok(bearer),
                 // The slow paths are boxed, so the fast one's future stays small.
                 Authorization::Refresh(exchange) | Authorization::Refetch(exchange) => {
-                    Box::pin(self.run_exchange(exchange)).await?;
-                    self.poll_authorization()
+                    renewals += 1;
+                    match Box::pin(self.run_exchange(exchange)).await {
+                        // Superseded: the token was replaced while this renewal was in
+                        // flight; the new one is the session's, use it.
+                        Ok(_)
+                        | Err(Error::Core(oauth_core::Error::Usage(UsageError::Superseded))) => {
+                            self.decide(
+                                renewals < MAX_RENEWALS_PER_REQUEST,
+                                TokenSession::poll_authorization,
+                            )?
+                        }
+                        Err(error) => return self.still_served().ok_or(error),
+                    }
                 }
-                Authorization::Wait(pending) => Box::pin(self.wait_for(pending)).await,
+                Authorization::Wait(pending) => Box::pin(self.wait_for(pending, may_renew)).await?,
                 Authorization::Fail(error) => return Err(error.into()),
                 // A decision added to the core after this adapter: nothing to sign with.
                 _ => break,
@@ -227,25 +267,45 @@ impl OAuth2Session {
         Err(oauth_core::Error::from(UsageError::RenewalFailed).into())
     }
 
-    fn poll_authorization(&self) -> Authorization {
-        self.shared.lock().poll_authorization(SystemTime::now())
+    /// Asks the core (`poll_authorization` or `poll_pending`) under one lock. A renewal the
+    /// core starts when this request may run no more is handed straight back as not sent,
+    /// before anyone can wait for it (left in flight, it would hold every caller until
+    /// [`EXCHANGE_TIMEOUT`](oauth_core::session::EXCHANGE_TIMEOUT)), and the request fails with
+    /// [`UsageError::RenewalLoop`].
+    fn decide(
+        &self,
+        may_renew: bool,
+        ask: impl FnOnce(&mut TokenSession, SystemTime) -> Authorization,
+    ) -> Result<Authorization, Error> {
+        let mut state = self.shared.lock();
+        match ask(&mut state, SystemTime::now()) {
+            Authorization::Refresh(exchange) | Authorization::Refetch(exchange) if !may_renew => {
+                // Never sent: released, not failed, so nobody backs off or shares a failure.
+                state.release_exchange(exchange.ticket());
+                Err(oauth_core::Error::from(UsageError::RenewalLoop).into())
+            }
+            decision => Ok(decision),
+        }
     }
 
-    fn poll_pending(&self, pending: Pending) -> Authorization {
-        self.shared.lock().poll_pending(pending, SystemTime::now())
+    /// After a renewal this request ran failed: the old token if the core still serves it
+    /// without a renewal (it is valid and the core backs off), else `None`. Never starts
+    /// another renewal.
+    fn still_served(&self) -> Option<Bearer> {
+        self.shared.lock().usable_bearer(SystemTime::now())
     }
 
     /// Waits until the exchange `pending` ends (or a wait slice passes), then decides again.
-    async fn wait_for(&self, pending: Pending) -> Authorization {
+    async fn wait_for(&self, pending: Pending, may_renew: bool) -> Result<Authorization, Error> {
         // Listening before looking: an exchange that ends between the look and the wait still
         // wakes this caller.
         let listener = self.shared.exchange_ended.listen();
-        let pending = match self.poll_pending(pending) {
+        let pending = match self.decide(may_renew, |state, now| state.poll_pending(pending, now))? {
             Authorization::Wait(pending) => pending,
-            decided => return decided,
+            decided => return Ok(decided),
         };
         let _ = async_std::future::timeout(WAIT_SLICE, listener).await;
-        self.poll_pending(pending)
+        self.decide(may_renew, |state, now| state.poll_pending(pending, now))
     }
 
     /// Gives a resource response to the core: `true` when the request must be replayed.

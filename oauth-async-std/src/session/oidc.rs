@@ -114,8 +114,11 @@ impl OAuth2Session {
         }
     }
 
-    /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code)
-    /// (`None` when that login had no ID token).
+    /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code),
+    /// as long as the session holds that login's grant. `None` when that login had no ID
+    /// token, and once the grant changes: [`set_token`](Self::set_token) or
+    /// [`fetch_token`](Self::fetch_token). A refresh, explicit or automatic, continues the
+    /// same grant and keeps them. Claims never describe another grant than the session's.
     #[must_use]
     pub fn id_token_claims(&self) -> Option<IdTokenClaims> {
         lock(&self.shared.claims).clone()
@@ -126,8 +129,9 @@ impl OAuth2Session {
     /// request of the session); their `sub` must be the ID token's.
     ///
     /// # Errors
-    /// [`UsageError::NoIdToken`] before an OpenID Connect login; the server's OAuth error; a
-    /// response about another subject; a transport error.
+    /// [`UsageError::NoIdToken`] without the claims of a login (before an OpenID Connect login,
+    /// or once its grant was replaced, see [`id_token_claims`](Self::id_token_claims)); the
+    /// server's OAuth error; a response about another subject; a transport error.
     pub async fn userinfo(&self) -> Result<UserInfo, Error> {
         let sub = lock(&self.shared.claims)
             .as_ref()

@@ -20,6 +20,11 @@ use crate::{Error, TransportError};
 /// [`Body::limit`] says otherwise (10 MiB).
 pub const DEFAULT_RESPONSE_BODY_LIMIT: u64 = 10 * 1024 * 1024;
 
+/// The most memory reserved up front from a declared `Content-Length` (64 KiB): a larger
+/// body grows as its bytes arrive, so a hostile header cannot make a huge allocation with
+/// nothing behind it.
+const MAX_INITIAL_CAPACITY: u64 = 64 * 1024;
+
 /// The body of a response, streamed from its connection.
 ///
 /// Read it to the end ([`read_to_vec`](Self::read_to_vec), [`read_to_string`](Self::read_to_string),
@@ -111,7 +116,8 @@ impl Body {
         }
         let mut deadline = self.deadline.take();
         let read = pin!(async {
-            let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+            let capacity = declared.map_or(0, |n| n.min(MAX_INITIAL_CAPACITY));
+            let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
             // Bounded by the byte limit and the deadline around it.
             while let Some(frame) = self.frame().await {
                 if let Ok(data) = frame?.into_data() {

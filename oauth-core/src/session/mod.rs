@@ -197,6 +197,36 @@ impl TokenSession {
             .ok_or_else(|| UsageError::NoRefreshToken.into())
     }
 
+    /// The bearer to send at `now` if the current token may be used without starting a
+    /// renewal (fresh; or inside the leeway while a renewal is in flight or backing off).
+    /// Read-only: adapters ask it after a failed renewal, where
+    /// [`poll_authorization`](Self::poll_authorization) could start another.
+    #[must_use]
+    pub fn usable_bearer(&self, now: SystemTime) -> Option<Bearer> {
+        let token = self.token.as_ref()?;
+        if !token.is_bearer() || self.rejected_by_resource {
+            return None;
+        }
+        let usable = match stage(token, self.config.leeway, now) {
+            Stage::Fresh => true,
+            Stage::Due => match &self.renewal {
+                Renewal::InFlight { started_at, .. } => !abandoned(*started_at, now),
+                Renewal::Backoff { until } => now < *until,
+                // A dead refresh token: the token is served until it expires.
+                Renewal::Rejected { .. } => true,
+                Renewal::Idle => false,
+            },
+            Stage::Expired => false,
+        };
+        if usable { self.bearer.clone() } else { None }
+    }
+
+    /// Gives back an exchange that was never sent (a request that gave up before sending it):
+    /// no failure is recorded and no backoff starts, so the next caller may renew at once.
+    pub fn release_exchange(&mut self, ticket: &ExchangeTicket) {
+        self.end_exchange(ticket);
+    }
+
     /// Decides what to do before a resource request at `now`. See the module documentation.
     pub fn poll_authorization(&mut self, now: SystemTime) -> Authorization {
         let Some(token) = &self.token else {

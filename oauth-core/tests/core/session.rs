@@ -573,3 +573,27 @@ fn an_explicit_refresh_never_doubles_one_in_flight() {
         .expect("no refresh in flight now");
     exchange(&mut server, &mut session, explicit, clock.now()).expect("refresh");
 }
+
+#[test]
+fn usable_bearer_never_starts_a_renewal_and_release_frees_the_slot() {
+    let mut server = ScriptedServer::new();
+    let mut clock = ManualClock::new();
+    let mut session = seeded(&mut server, 20, &clock);
+    assert!(session.usable_bearer(clock.now()).is_some(), "fresh");
+    clock.advance(Duration::from_secs(45));
+    assert!(
+        session.usable_bearer(clock.now()).is_none(),
+        "due, nothing in flight: a poll would renew"
+    );
+    let attempt = refresh(session.poll_authorization(clock.now()));
+    assert!(
+        session.usable_bearer(clock.now()).is_some(),
+        "due while a renewal is in flight"
+    );
+    session.release_exchange(attempt.ticket());
+    // Released, not failed: the next poll renews at once, no backoff.
+    let _ = refresh(session.poll_authorization(clock.now()));
+    clock.advance(Duration::from_secs(15));
+    assert!(session.usable_bearer(clock.now()).is_none(), "expired");
+    assert_eq!(server.token_requests("refresh_token"), 0);
+}

@@ -210,6 +210,38 @@ fn a_login_whose_caller_gave_up_still_completes() {
 }
 
 #[test]
+fn claims_never_outlive_the_token_of_their_login() {
+    let server = start_server(Duration::from_secs(30));
+    let session = session(&server, Duration::from_secs(60));
+    block_on(async {
+        login(&session).await.expect("login");
+        assert!(session.id_token_claims().is_some());
+        // Even the same token, set back: the session cannot know where it came from.
+        let token = session.token().expect("token");
+        session.set_token(token);
+        assert!(session.id_token_claims().is_none(), "set_token clears them");
+        let error = session.userinfo().await.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Core(oauth_core::Error::Usage(oauth_core::UsageError::NoIdToken))
+            ),
+            "{error}"
+        );
+
+        login(&session).await.expect("second login");
+        let before = session.id_token_claims().expect("claims");
+        // A refresh continues the same grant: the login's claims still describe its user.
+        session.refresh_token().await.expect("refresh");
+        assert_eq!(
+            session.id_token_claims().map(|c| c.sub().to_owned()),
+            Some(before.sub().to_owned())
+        );
+        session.userinfo().await.expect("userinfo after a refresh");
+    });
+}
+
+#[test]
 fn key_rotation_at_the_provider_does_not_break_logins() {
     let server = start_server(Duration::from_secs(30));
     let session = session(&server, Duration::ZERO);

@@ -239,3 +239,43 @@ fn state_mismatch_and_error_callbacks_are_refused() {
         "no code was sent"
     );
 }
+
+#[test]
+fn claims_never_outlive_the_token_of_their_login() {
+    let server = start_server(Duration::from_secs(30));
+    let runtime = runtime();
+    let session = session(&runtime, &server, Duration::from_secs(60));
+
+    let token = login(&runtime, &session).expect("login");
+    assert!(session.id_token_claims().is_some());
+    session.set_token(Token::bearer("someone-else"));
+    assert!(session.id_token_claims().is_none(), "set_token clears them");
+    let error = runtime.block_on(session.userinfo()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Core(oauth_core::Error::Usage(oauth_core::UsageError::NoIdToken))
+        ),
+        "{error}"
+    );
+    // Putting the login's own token back does not bring them back: nothing validated it.
+    session.set_token(token);
+    assert!(session.id_token_claims().is_none());
+
+    login(&runtime, &session).expect("second login");
+    let before = session.id_token_claims().expect("claims");
+    runtime.block_on(session.refresh_token()).expect("refresh");
+    // A refresh continues the same grant: the login's claims still describe its user.
+    assert_eq!(
+        session.id_token_claims().map(|c| c.sub().to_owned()),
+        Some(before.sub().to_owned())
+    );
+    runtime
+        .block_on(session.userinfo())
+        .expect("userinfo after a refresh");
+
+    runtime
+        .block_on(session.fetch_token(oauth_reqwest::Grant::password("admin", "admin")))
+        .expect("password grant");
+    assert!(session.id_token_claims().is_none(), "a fetch clears them");
+}

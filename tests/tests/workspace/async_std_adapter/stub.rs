@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use async_std::task::block_on;
 use oauth_async_std::{Error, Grant, HttpClient, OAuth2Session, Token, TransportError};
-use oauth_core::{Error as CoreError, ResponseError, TokenRef};
+use oauth_core::{Error as CoreError, ResponseError, TokenRef, UsageError};
 use oauth_tests::fault::{Fault, FaultServer};
 
 use super::get_status;
@@ -66,6 +66,154 @@ fn a_cancelled_caller_does_not_cancel_the_refresh_others_wait_for() {
         requests[1].header("authorization"),
         Some("Bearer stub-at-1")
     );
+}
+
+#[test]
+fn a_failed_refresh_inside_the_leeway_keeps_serving_the_valid_token_and_backs_off() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    stub.push(Fault::html_500());
+    let now = SystemTime::now();
+    // A 60 s token with 10 s to live and a 30 s leeway: due for renewal, still valid.
+    let due = Token::bearer("old-at")
+        .with_refresh_token("old-rt")
+        .with_lifetime(now - Duration::from_secs(50), now + Duration::from_secs(10));
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .leeway(Duration::from_secs(30))
+        .token(due)
+        .build()
+        .expect("session");
+    let url = stub.url("/resource");
+    block_on(async {
+        // The refresh fails with a 500: the request goes on with the old token, no outage.
+        assert_eq!(get_status(&session, &url).await.expect("first get"), 200);
+        // Right after, the session backs off instead of asking the broken endpoint again.
+        assert_eq!(get_status(&session, &url).await.expect("second get"), 200);
+    });
+    let requests = stub.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/token", "/resource", "/resource"]);
+    for request in &requests[1..] {
+        assert_eq!(request.header("authorization"), Some("Bearer old-at"));
+    }
+    assert_token_kept(&session);
+}
+
+#[test]
+fn a_failed_refresh_of_an_expired_token_is_the_callers_error_and_starts_no_other() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    stub.push(Fault::html_500());
+    let long_ago = SystemTime::now() - Duration::from_secs(7200);
+    let expired = Token::bearer("old-at")
+        .with_refresh_token("old-rt")
+        .with_lifetime(long_ago, long_ago + Duration::from_secs(3600));
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .token(expired)
+        .build()
+        .expect("session");
+    let error = block_on(get_status(&session, &stub.url("/resource"))).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Core(CoreError::Response(ResponseError::Unexpected { .. }))
+        ),
+        "{error}"
+    );
+    let paths: Vec<String> = stub.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        ["/token"],
+        "one renewal, no resource call with a dead token"
+    );
+    assert_token_kept(&session);
+}
+
+#[test]
+fn tokens_that_arrive_due_end_in_a_renewal_loop_error_without_wedging_the_session() {
+    // Every answer is a 1 s token that arrives 600 ms after its request left: due on arrival.
+    let late = Fault::slow(
+        Duration::from_millis(600),
+        Fault::respond(
+            200,
+            "application/json",
+            r#"{"access_token":"late-at","token_type":"Bearer","expires_in":1}"#,
+        ),
+    );
+    let stub = FaultServer::with_default(late).expect("stub");
+    let long_ago = SystemTime::now() - Duration::from_secs(7200);
+    let expired = Token::bearer("old-at")
+        .with_refresh_token("old-rt")
+        .with_lifetime(long_ago, long_ago + Duration::from_secs(3600));
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .token(expired)
+        .build()
+        .expect("session");
+    let url = stub.url("/resource");
+    let started = std::time::Instant::now();
+    block_on(async {
+        // The second request starts renewing at once: the renewal the first one was refused
+        // did not stay in flight for others to wait on.
+        for _ in 0..2 {
+            let error = get_status(&session, &url).await.unwrap_err();
+            assert!(
+                matches!(
+                    &error,
+                    Error::Core(CoreError::Usage(UsageError::RenewalLoop))
+                ),
+                "{error}"
+            );
+        }
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let paths: Vec<String> = stub.requests().into_iter().map(|r| r.path).collect();
+    let per_request = oauth_core::session::MAX_RENEWALS_PER_REQUEST as usize;
+    assert_eq!(paths, vec!["/token"; 2 * per_request]);
+}
+
+#[test]
+fn an_explicit_refresh_while_one_is_in_flight_is_refused_not_doubled() {
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    stub.push(Fault::slow(Duration::from_millis(400), Fault::token()));
+    let long_ago = SystemTime::now() - Duration::from_secs(7200);
+    let expired = Token::bearer("old-at")
+        .with_refresh_token("old-rt")
+        .with_lifetime(long_ago, long_ago + Duration::from_secs(3600));
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .token(expired)
+        .build()
+        .expect("session");
+    let url = stub.url("/resource");
+    block_on(async {
+        let request = async_std::task::spawn({
+            let (session, url) = (session.clone(), url.clone());
+            async move { get_status(&session, &url).await }
+        });
+        // The request's automatic refresh has reached the token endpoint.
+        for _ in 0..200 {
+            if !stub.requests().is_empty() {
+                break;
+            }
+            async_std::task::sleep(Duration::from_millis(5)).await;
+        }
+        let error = session.refresh_token().await.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Core(CoreError::Usage(UsageError::RefreshInFlight))
+            ),
+            "{error}"
+        );
+        assert_eq!(request.await.expect("request"), 200);
+    });
+    let paths: Vec<String> = stub.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/token", "/resource"]);
 }
 
 #[test]
@@ -280,6 +428,29 @@ fn oversized_body_without_content_length_is_cut_at_the_limit() {
         "{error}"
     );
     assert_token_kept(&session);
+}
+
+#[test]
+fn a_huge_declared_length_reserves_no_huge_buffer() {
+    let stub = FaultServer::start().expect("stub");
+    // 1 TiB announced, 2 bytes sent, then the connection closes: reserving the announced
+    // length up front would abort the process.
+    stub.push(Fault::raw(
+        "HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\nConnection: close\r\n\r\nok",
+    ));
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("at"))
+        .build()
+        .expect("session");
+    let error = block_on(async {
+        let response = session.get(&stub.url("/huge")).call().await?;
+        response.into_body().limit(u64::MAX).read_to_vec().await
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&error, Error::Transport(TransportError::Http(_))),
+        "{error}"
+    );
 }
 
 #[test]

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use oauth_core::{BearerPlacement, Error as CoreError, ResponseError};
+use oauth_core::{BearerPlacement, Error as CoreError, ResponseError, UsageError};
 use oauth_reqwest::{Error, Grant, OAuth2Session, Token, TokenRef};
 use oauth_tests::fault::{Fault, FaultServer};
 
@@ -510,4 +510,195 @@ fn session_is_clone_send_sync_and_its_futures_are_send() {
     send(&session.revoke_token(TokenRef::Access(&"at".into())));
     send(&session.introspect_token(TokenRef::Access(&"at".into())));
     send(&session.get("http://127.0.0.1/").send());
+}
+
+/// A token inside its leeway (60 s lifetime, 10 s left, leeway 30 s): due for renewal, still
+/// valid.
+fn due_token() -> Token {
+    let now = SystemTime::now();
+    Token::bearer("old-at")
+        .with_refresh_token("old-rt")
+        .with_lifetime(now - Duration::from_secs(50), now + Duration::from_secs(10))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_inside_the_leeway_serves_the_old_token_and_backs_off() {
+    let auth = FaultServer::start().expect("stub");
+    auth.push(Fault::html_500());
+    let api = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&auth.url("/token"))
+        .leeway(Duration::from_secs(30))
+        .token(due_token())
+        .build()
+        .expect("session");
+    for _ in 0..2 {
+        let response = session
+            .get(api.url("/resource"))
+            .send()
+            .await
+            .expect("the old token is still valid: no outage");
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(
+        auth.requests().len(),
+        1,
+        "one failed refresh, then a backoff"
+    );
+    let served = api.requests();
+    assert_eq!(served.len(), 2);
+    for request in &served {
+        assert_eq!(request.header("authorization"), Some("Bearer old-at"));
+    }
+    assert_token_kept(&session);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_of_an_expired_token_is_the_requests_error() {
+    let auth = FaultServer::start().expect("stub");
+    auth.push(Fault::html_500());
+    let api = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&auth.url("/token"))
+        .token(expired_token())
+        .build()
+        .expect("session");
+    let error = session
+        .get(api.url("/resource"))
+        .send()
+        .await
+        .expect_err("nothing valid to send");
+    assert!(
+        error
+            .to_string()
+            .starts_with("unexpected response: HTTP 500"),
+        "{error}"
+    );
+    assert_eq!(token_requests(&auth), 1, "no second renewal in one request");
+    assert!(api.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_expired_on_arrival_stop_renewal_with_renewal_loop() {
+    // A one-second token answered after more than a second: expired when it arrives.
+    let dead = || {
+        Fault::slow(
+            Duration::from_millis(1100),
+            Fault::respond(
+                200,
+                "application/json",
+                r#"{"access_token":"dead-at","token_type":"Bearer","expires_in":1,"refresh_token":"rt"}"#,
+            ),
+        )
+    };
+    let auth = FaultServer::with_default(dead()).expect("stub");
+    let api = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&auth.url("/token"))
+        .token(expired_token())
+        .build()
+        .expect("session");
+    let error = session
+        .get(api.url("/resource"))
+        .send()
+        .await
+        .expect_err("every renewed token is expired");
+    assert!(
+        matches!(
+            error,
+            Error::Core(CoreError::Usage(UsageError::RenewalLoop))
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        token_requests(&auth),
+        oauth_core::session::MAX_RENEWALS_PER_REQUEST as usize
+    );
+    assert!(api.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_refresh_during_an_automatic_one_is_refused_and_sends_nothing() {
+    let auth = FaultServer::start().expect("stub");
+    auth.push(Fault::slow(Duration::from_millis(300), Fault::token()));
+    let api = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&auth.url("/token"))
+        .token(expired_token())
+        .build()
+        .expect("session");
+    let request = tokio::spawn({
+        let (session, url) = (session.clone(), api.url("/resource"));
+        async move { session.get(url).send().await.map(|r| r.status()) }
+    });
+    eventually("the refresh is in flight", || token_requests(&auth) == 1).await;
+    let error = session.refresh_token().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Core(CoreError::Usage(UsageError::RefreshInFlight))
+        ),
+        "{error}"
+    );
+    assert_eq!(request.await.expect("task").expect("request"), 200);
+    assert_eq!(token_requests(&auth), 1);
+    assert_eq!(
+        session.token().expect("token").access_token().secret(),
+        "stub-at-1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_or_query_token_never_follows_a_redirect_to_another_origin() {
+    let origin = FaultServer::start().expect("stub");
+    let other = FaultServer::with_default(Fault::respond(200, "text/plain", "ok")).expect("stub");
+    for placement in [BearerPlacement::FormBody, BearerPlacement::Query] {
+        let session = OAuth2Session::builder("c")
+            .bearer_placement(placement)
+            .token(Token::bearer("secret-at"))
+            .build()
+            .expect("session");
+        for status in [307, 308] {
+            origin.push(Fault::redirect(status, &other.url("/landing")));
+            let response = session
+                .post(origin.url("/start"))
+                .form(&[("name", "value")])
+                .send()
+                .await
+                .expect("response");
+            assert_eq!(response.status(), status, "{placement:?}");
+        }
+        // Within the origin, redirects are still followed.
+        origin.script([
+            Fault::redirect(307, &origin.url("/moved")),
+            Fault::respond(200, "text/plain", "ok"),
+        ]);
+        let response = session
+            .post(origin.url("/start"))
+            .form(&[("name", "value")])
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(response.status(), 200, "{placement:?}");
+    }
+    assert!(
+        other.requests().is_empty(),
+        "the other origin received the token"
+    );
+    let sent = origin.requests();
+    assert_eq!(sent.len(), 8);
+    assert_eq!(
+        sent[0].form_value("access_token").as_deref(),
+        Some("secret-at")
+    );
+    assert_eq!(sent[3].path, "/moved");
+    assert_eq!(
+        sent[3].form_value("access_token").as_deref(),
+        Some("secret-at")
+    );
+    assert!(
+        sent[4].path.contains("access_token=secret-at"),
+        "{}",
+        sent[4].path
+    );
 }
