@@ -133,15 +133,29 @@ impl OAuth2Session {
             .as_ref()
             .map(|c| c.sub().to_owned())
             .ok_or_else(|| oauth_core::Error::from(UsageError::NoIdToken))?;
-        let bearer = self.authorize()?;
-        let request = userinfo_request(&self.shared.config, bearer.access_token())?;
-        let response = call_endpoint(
-            &self.shared.agent,
-            request,
-            self.shared.body_limit,
-            self.shared.timeout,
-        )?;
-        Ok(parse_userinfo_response(&response, &sub)?)
+        // Like any request of the session: one refresh and one replay after a `401` with
+        // `invalid_token`, as the core decides.
+        let mut replayed = false;
+        loop {
+            let bearer = self.authorize()?;
+            let request = userinfo_request(&self.shared.config, bearer.access_token())?;
+            let response = call_endpoint(
+                &self.shared.agent,
+                request,
+                self.shared.body_limit,
+                self.shared.timeout,
+            )?;
+            let verdict = self.lock().handle_resource_response(
+                &bearer,
+                replayed,
+                response.status(),
+                response.headers(),
+            );
+            if replayed || verdict != oauth_core::ResourceVerdict::Replay {
+                return Ok(parse_userinfo_response(&response, &sub)?);
+            }
+            replayed = true;
+        }
     }
 
     /// Validates an ID token against the provider's keys, fetching them when missing or stale,
