@@ -342,22 +342,37 @@ impl Run<'_> {
 /// When `at` is still ahead after `bound`.
 pub fn wait_until(at: SystemTime, bound: Duration) -> Result<Duration, String> {
     let started = Instant::now();
-    loop {
-        let remaining = at
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
-        if remaining.is_zero() {
-            return Ok(started.elapsed());
-        }
-        if started.elapsed() > bound {
-            return Err(format!(
-                "the wall clock is still {} short of the awaited time after {}",
-                seconds(remaining),
-                seconds(bound)
-            ));
-        }
-        thread::sleep(remaining.min(Duration::from_millis(50)));
+    while let Some(pause) = next_pause(at, started, bound)? {
+        thread::sleep(pause);
     }
+    Ok(started.elapsed())
+}
+
+/// One step of a bounded wait for the wall clock to reach `at`, for any runtime: `None` once
+/// it is reached, else how long to sleep before looking again (at most 50 ms, so the wait
+/// follows the clock and never sleeps a fixed time).
+///
+/// # Errors
+/// When `at` is still ahead `bound` after `started`.
+pub fn next_pause(
+    at: SystemTime,
+    started: Instant,
+    bound: Duration,
+) -> Result<Option<Duration>, String> {
+    let remaining = at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    if remaining.is_zero() {
+        return Ok(None);
+    }
+    if started.elapsed() > bound {
+        return Err(format!(
+            "the wall clock is still {} short of the awaited time after {}",
+            seconds(remaining),
+            seconds(bound)
+        ));
+    }
+    Ok(Some(remaining.min(Duration::from_millis(50))))
 }
 
 fn secrets(token: &Token) -> (String, Option<String>) {

@@ -9,13 +9,13 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_std::task::block_on;
 use oauth_async_std::{DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, Error, Grant, OAuth2Session, Token};
 use oauth_core::{TokenRef, UpdateKind};
 use oauth_tests::oidc_provider::AuthServer;
-use oauth_tests::seed::{DriverError, SeedDriver, run_seed_scenario, wait_until};
+use oauth_tests::seed::{DriverError, SeedDriver, next_pause, run_seed_scenario, wait_until};
 
 use crate::start_server;
 
@@ -101,13 +101,12 @@ fn session(server: &AuthServer, client_id: &str) -> oauth_async_std::SessionBuil
 /// Polls the wall clock (asynchronously, bounded) until the session's token is due.
 async fn wait_for_refresh(session: &OAuth2Session) {
     let at = session.refresh_at().expect("token has a refresh time");
-    for _ in 0..1_000 {
-        let Ok(remaining) = at.duration_since(SystemTime::now()) else {
-            return;
-        };
-        async_std::task::sleep(remaining.min(Duration::from_millis(50))).await;
+    let started = Instant::now();
+    while let Some(pause) =
+        next_pause(at, started, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"))
+    {
+        async_std::task::sleep(pause).await;
     }
-    panic!("the refresh time was not reached");
 }
 
 fn run_seed(runtime: Runtime) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use oauth_reqwest::{Error, Grant, OAuth2Session, Token, TokenRef, UpdateKind};
 use oauth_tests::fault::FaultServer;
 use oauth_tests::oidc_provider::AuthServer;
-use oauth_tests::seed::{DriverError, SeedDriver, run_seed_scenario};
+use oauth_tests::seed::{DriverError, SeedDriver, next_pause, run_seed_scenario};
 use tokio::runtime::Runtime;
 
 use crate::start_server;
@@ -82,18 +82,8 @@ fn session(server: &AuthServer, client_id: &str) -> oauth_reqwest::SessionBuilde
 /// Waits until the wall clock reaches `at`, polling it, for at most `bound`.
 async fn wait_until(at: SystemTime, bound: Duration) {
     let started = Instant::now();
-    loop {
-        let remaining = at
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
-        if remaining.is_zero() {
-            return;
-        }
-        assert!(
-            started.elapsed() < bound,
-            "still {remaining:?} short after {bound:?}"
-        );
-        tokio::time::sleep(remaining.min(Duration::from_millis(50))).await;
+    while let Some(pause) = next_pause(at, started, bound).unwrap_or_else(|e| panic!("{e}")) {
+        tokio::time::sleep(pause).await;
     }
 }
 
