@@ -33,6 +33,19 @@ fn seeded(server: &mut ScriptedServer, leeway: u64, clock: &ManualClock) -> Toke
     session
 }
 
+/// The session's access token.
+fn access_secret(session: &TokenSession) -> &str {
+    session.token().expect("token").access_token().secret()
+}
+
+/// The session's refresh token, if any.
+fn refresh_secret(session: &TokenSession) -> Option<&str> {
+    session
+        .token()
+        .and_then(|t| t.refresh_token())
+        .map(|t| t.secret())
+}
+
 fn bearer(authorization: Authorization) -> Bearer {
     match authorization {
         Authorization::Ready(bearer) => bearer,
@@ -137,13 +150,7 @@ fn seed_scenario_with_the_scripted_server() {
     assert_eq!(second.header_value(), "Bearer at-4");
     assert_eq!(server.token_requests("refresh_token"), 1);
     // No rotation: the old refresh token is kept.
-    assert_eq!(
-        session
-            .token()
-            .and_then(|t| t.refresh_token())
-            .map(|t| t.secret()),
-        Some("rt-3")
-    );
+    assert_eq!(refresh_secret(&session), Some("rt-3"));
 
     let session_state = session.token().expect("token").extra()["session_state"]
         .as_str()
@@ -156,17 +163,8 @@ fn seed_scenario_with_the_scripted_server() {
     assert_eq!(error.to_string(), "invalid_grant: Session not active");
     assert!(error.requires_reauthentication());
     // Nothing lost.
-    assert_eq!(
-        session.token().expect("token").access_token().secret(),
-        "at-4"
-    );
-    assert_eq!(
-        session
-            .token()
-            .and_then(|t| t.refresh_token())
-            .map(|t| t.secret()),
-        Some("rt-3")
-    );
+    assert_eq!(access_secret(&session), "at-4");
+    assert_eq!(refresh_secret(&session), Some("rt-3"));
     // While the old token is valid it is still used; once expired the error comes back without
     // asking the server again.
     let _ = bearer(session.poll_authorization(clock.now()));
@@ -259,10 +257,7 @@ fn failed_refresh_loses_nothing_and_is_retried() {
     clock.advance(Duration::from_secs(60));
     let attempt = refresh(session.poll_authorization(clock.now()));
     session.handle_exchange_failure(attempt.ticket());
-    assert_eq!(
-        session.token().expect("token").access_token().secret(),
-        "at-2"
-    );
+    assert_eq!(access_secret(&session), "at-2");
 
     server.push_response(
         http::Response::builder()
@@ -274,13 +269,7 @@ fn failed_refresh_loses_nothing_and_is_retried() {
     let attempt = refresh(session.poll_authorization(clock.now()));
     let error = exchange(&mut server, &mut session, attempt, clock.now()).unwrap_err();
     assert!(matches!(error, Error::Response(_)), "{error}");
-    assert_eq!(
-        session
-            .token()
-            .and_then(|t| t.refresh_token())
-            .map(|t| t.secret()),
-        Some("rt-3")
-    );
+    assert_eq!(refresh_secret(&session), Some("rt-3"));
 
     let attempt = refresh(session.poll_authorization(clock.now()));
     exchange(&mut server, &mut session, attempt, clock.now()).expect("third time works");
@@ -432,10 +421,7 @@ fn refresh_answer_after_set_token_is_dropped() {
     let _ = session.set_token(Token::bearer("mine"));
     let error = exchange(&mut server, &mut session, in_flight, clock.now()).unwrap_err();
     assert_eq!(error, Error::Usage(UsageError::Superseded));
-    assert_eq!(
-        session.token().expect("token").access_token().secret(),
-        "mine"
-    );
+    assert_eq!(access_secret(&session), "mine");
 }
 
 #[test]
