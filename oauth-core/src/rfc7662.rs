@@ -9,7 +9,7 @@ use url::form_urlencoded::Serializer;
 use crate::client::ClientConfig;
 use crate::error::Error;
 use crate::rfc6749::form_post;
-use crate::rfc6749::response::ResponseView;
+use crate::rfc6749::response::{ResponseView, take_text};
 use crate::rfc7009::TokenRef;
 use crate::token::seconds;
 
@@ -124,10 +124,8 @@ pub fn parse_introspection_response<B: AsRef<[u8]>>(
 ) -> Result<Introspection, Error> {
     let view = ResponseView::of(response);
     let mut map: Map<String, Value> = view.decode_success()?;
-    let mut text = |name: &'static str| match map.remove(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(view.malformed(format!("{name} is not a string"))),
+    let mut text = |name: &'static str| {
+        take_text(&mut map, name).map_err(|name| view.malformed(format!("{name} is not a string")))
     };
     let scope = text("scope")?;
     let client_id = text("client_id")?;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::client::{ClientConfig, parse_endpoint};
 use crate::error::{ConfigError, Error};
-use crate::rfc6749::response::ResponseView;
+use crate::rfc6749::response::{ResponseView, take_text};
 
 /// Which well-known document to fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,10 +145,8 @@ pub fn parse_discovery_response<B: AsRef<[u8]>>(
 ) -> Result<ProviderMetadata, Error> {
     let view = ResponseView::of(response);
     let mut map: Map<String, Value> = view.decode_success()?;
-    let mut text = |name: &'static str| match map.remove(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(view.malformed(format!("{name} is not a string"))),
+    let mut text = |name: &'static str| {
+        take_text(&mut map, name).map_err(|name| view.malformed(format!("{name} is not a string")))
     };
     let issuer = text("issuer")?.ok_or_else(|| view.malformed("missing issuer"))?;
     if issuer != expected_issuer {

@@ -82,19 +82,27 @@ impl Fields for Map<String, Value> {
     }
 
     fn take_error(&mut self) -> Result<Option<ErrorFields>, &'static str> {
-        let text = |map: &mut Self, name: &'static str| match map.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(name),
-        };
-        let Some(error) = text(self, "error")? else {
+        let Some(error) = take_text(self, "error")? else {
             return Ok(None);
         };
         Ok(Some(ErrorFields {
             error,
-            description: text(self, "error_description")?,
-            uri: text(self, "error_uri")?,
+            description: take_text(self, "error_description")?,
+            uri: take_text(self, "error_uri")?,
         }))
+    }
+}
+
+/// Removes member `name` of a JSON object: `None` when absent or null, its text when a
+/// string, `Err(name)` when another type.
+pub(crate) fn take_text(
+    map: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, &'static str> {
+    match map.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(name),
     }
 }
 
