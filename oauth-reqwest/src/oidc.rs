@@ -127,7 +127,7 @@ impl OAuth2Session {
     /// continues the same grant and keeps them.
     #[must_use]
     pub fn id_token_claims(&self) -> Option<IdTokenClaims> {
-        self.claims().clone()
+        self.lock().id_token_claims().cloned()
     }
 
     /// Fetches the user's claims from the userinfo endpoint with the session's token
@@ -139,7 +139,7 @@ impl OAuth2Session {
     /// changed after it: see [`id_token_claims`](Self::id_token_claims)); the server's OAuth error; a
     /// response about another subject; a transport error.
     pub async fn userinfo(&self) -> Result<UserInfo, Error> {
-        let sub = self.claims().as_ref().map(|c| c.sub().to_owned());
+        let sub = self.lock().id_token_claims().map(|c| c.sub().to_owned());
         let sub = sub.ok_or(UsageError::NoIdToken)?;
         let mut replayed = false;
         loop {

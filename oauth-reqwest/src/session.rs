@@ -15,9 +15,8 @@ use oauth_core::oidc::{IdTokenClaims, JwksCache};
 use oauth_core::session::MAX_RENEWALS_PER_REQUEST;
 use oauth_core::{
     Authorization, Bearer, ClientConfig, Exchange, ExchangeTicket, Grant, Introspection, Pending,
-    ResourceVerdict, Token, TokenRef, TokenSession, TokenUpdate, UpdateKind, UsageError,
-    introspection_request, parse_introspection_response, parse_revocation_response,
-    revocation_request,
+    ResourceVerdict, Token, TokenRef, TokenSession, TokenUpdate, UsageError, introspection_request,
+    parse_introspection_response, parse_revocation_response, revocation_request,
 };
 use tokio::sync::Notify;
 
@@ -67,9 +66,6 @@ struct Shared {
     jwks: Mutex<JwksCache>,
     /// One key-set fetch at a time, so concurrent validations share it (held across the fetch).
     jwks_fetch: tokio::sync::Mutex<()>,
-    /// The claims of the ID token validated by the last code exchange, while its token is the
-    /// session's: any other change of the token clears them (locked after `state`).
-    claims: Mutex<Option<IdTokenClaims>>,
 }
 
 impl fmt::Debug for OAuth2Session {
@@ -103,7 +99,6 @@ impl OAuth2Session {
                 hook_turn: tokio::sync::Mutex::new(()),
                 jwks: Mutex::new(jwks),
                 jwks_fetch: tokio::sync::Mutex::new(()),
-                claims: Mutex::new(None),
             }),
         }
     }
@@ -175,12 +170,7 @@ impl OAuth2Session {
     /// flight is then superseded: its answer is dropped. The claims of an earlier OpenID
     /// Connect login are cleared: they describe the token replaced.
     pub fn set_token(&self, token: Token) {
-        {
-            let mut state = self.lock();
-            let _ = state.set_token(token);
-            // Under the state lock, as every change of the token and the claims.
-            *self.shared.claims() = None;
-        }
+        let _ = self.lock().set_token(token);
         self.shared.exchange_ended.notify_waiters();
     }
 
@@ -253,10 +243,6 @@ impl OAuth2Session {
         self.shared.jwks_fetch.lock().await
     }
 
-    pub(crate) fn claims(&self) -> MutexGuard<'_, Option<IdTokenClaims>> {
-        self.shared.claims()
-    }
-
     /// Makes a code exchange's token (its ID token already validated) the session's: the
     /// token and the claims under the state lock, the hook, the waiters woken.
     pub(crate) async fn commit_login(
@@ -268,9 +254,7 @@ impl OAuth2Session {
         let shared = &self.shared;
         let token = {
             let mut state = shared.lock();
-            let update = state.commit_token(ticket, token)?;
-            // Replaced even by `None`: claims of an earlier login must not outlive its token.
-            *shared.claims() = claims;
+            let update = state.commit_login(ticket, token, claims)?;
             shared.announce(&update);
             update.new_token().clone()
         };
@@ -412,10 +396,6 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn claims(&self) -> MutexGuard<'_, Option<IdTokenClaims>> {
-        self.claims.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Sends an exchange's request and gives its answer to the core; waiters are woken
     /// whatever happens, even if the task is dropped or unwinds.
     async fn exchange(mut guard: ExchangeGuard, request: Request<Vec<u8>>) -> Result<Token, Error> {
@@ -435,11 +415,6 @@ impl Shared {
                 }
             };
             if let Ok(update) = &update {
-                // A fetch starts a new grant, perhaps another user's: the last login's claims
-                // no longer describe it. A refresh continues the same grant and keeps them.
-                if update.kind() == UpdateKind::Fetched {
-                    *shared.claims() = None;
-                }
                 shared.announce(update);
             }
             update

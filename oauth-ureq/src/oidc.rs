@@ -104,9 +104,7 @@ impl OAuth2Session {
             None => None,
         };
         let mut state = self.lock();
-        let update = state.commit_token(&ticket, token)?;
-        // Token and claims change together: no moment shows the new token with old claims.
-        *self.claims() = claims;
+        let update = state.commit_login(&ticket, token, claims)?;
         if let Some(hook) = &self.shared.on_update {
             hook(&update);
         }
@@ -115,10 +113,12 @@ impl OAuth2Session {
         Ok(update.new_token().clone())
     }
 
-    /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code).
+    /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code),
+    /// while the session holds that login's grant: [`set_token`](Self::set_token) and
+    /// [`fetch_token`](Self::fetch_token) clear them, refreshes keep them.
     #[must_use]
     pub fn id_token_claims(&self) -> Option<IdTokenClaims> {
-        self.claims().clone()
+        self.lock().id_token_claims().cloned()
     }
 
     /// Fetches the user's claims from the userinfo endpoint with the session's token
@@ -129,8 +129,8 @@ impl OAuth2Session {
     /// response about another subject.
     pub fn userinfo(&self) -> Result<UserInfo, Error> {
         let sub = self
-            .claims()
-            .as_ref()
+            .lock()
+            .id_token_claims()
             .map(|c| c.sub().to_owned())
             .ok_or_else(|| oauth_core::Error::from(UsageError::NoIdToken))?;
         // Like any request of the session: one refresh and one replay after a `401` with

@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use oauth_core::http::{Method, Request, Response};
-use oauth_core::oidc::{IdTokenClaims, JwksCache};
+use oauth_core::oidc::JwksCache;
 use oauth_core::session::MAX_RENEWALS_PER_REQUEST;
 use oauth_core::{
     Authorization, Bearer, ClientConfig, ConfigError, Exchange, Grant, Introspection, Token,
@@ -53,7 +53,6 @@ pub(crate) struct Shared {
     pub(crate) on_update: Option<Box<UpdateHook>>,
     pub(crate) body_limit: u64,
     jwks: Mutex<JwksCache>,
-    claims: Mutex<Option<IdTokenClaims>>,
 }
 
 impl fmt::Debug for OAuth2Session {
@@ -153,7 +152,6 @@ impl SessionBuilder {
                 on_update: self.on_update,
                 body_limit: self.body_limit,
                 jwks: Mutex::new(self.jwks),
-                claims: Mutex::new(None),
             }),
         })
     }
@@ -182,10 +180,7 @@ impl OAuth2Session {
     /// The session's previous token is kept on any error.
     pub fn fetch_token(&self, grant: Grant) -> Result<Token, Error> {
         let exchange = self.lock().fetch(&grant)?;
-        let token = self.run_exchange(exchange)?;
-        // A new grant may be another user's: the last login's claims no longer describe it.
-        *self.claims() = None;
-        Ok(token)
+        self.run_exchange(exchange)
     }
 
     /// Refreshes the token now (or fetches a new client-credentials token), even if it is
@@ -229,11 +224,7 @@ impl OAuth2Session {
 
     /// Replaces the token (the update hook is not called: the caller knows).
     pub fn set_token(&self, token: Token) {
-        let mut state = self.lock();
-        let _ = state.set_token(token);
-        // Claims belong to the login that produced the old token.
-        *self.claims() = None;
-        drop(state);
+        let _ = self.lock().set_token(token);
         self.shared.exchange_ended.notify_all();
     }
 
@@ -290,13 +281,6 @@ impl OAuth2Session {
     pub(crate) fn jwks(&self) -> MutexGuard<'_, JwksCache> {
         self.shared
             .jwks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub(crate) fn claims(&self) -> MutexGuard<'_, Option<IdTokenClaims>> {
-        self.shared
-            .claims
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -143,7 +143,6 @@ impl SessionBuilder {
                 body_limit: self.body_limit,
                 secure_origins: Mutex::new(Vec::new()),
                 jwks: Mutex::new(self.jwks),
-                claims: Mutex::new(None),
             }),
         })
     }

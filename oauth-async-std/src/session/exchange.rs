@@ -131,14 +131,6 @@ async fn run(
                 Err(transport.into())
             }
         };
-        if applied
-            .as_ref()
-            .is_ok_and(|update| update.kind() == oauth_core::UpdateKind::Fetched)
-        {
-            // A fetch starts a new grant, perhaps another user's: the last login's claims go,
-            // under the same lock. A refresh continues the same grant and keeps them.
-            *lock(&shared.claims) = None;
-        }
         guard.disarm();
         record(&shared, applied)
     };

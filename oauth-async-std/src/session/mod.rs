@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use event_listener::Event;
 use oauth_core::http::{HeaderMap, Method, StatusCode, Uri};
-use oauth_core::oidc::{IdTokenClaims, JwksCache};
+use oauth_core::oidc::JwksCache;
 use oauth_core::session::MAX_RENEWALS_PER_REQUEST;
 use oauth_core::url::Url;
 use oauth_core::{
@@ -71,9 +71,6 @@ pub(crate) struct Shared {
     secure_origins: Mutex<Vec<(String, String)>>,
     /// The provider's keys (OpenID Connect), locked only for the core's synchronous calls.
     jwks: Mutex<JwksCache>,
-    /// The claims of the ID token of the last login, while its token is the session's: locked
-    /// under the state lock whenever the token changes, so the two never disagree.
-    claims: Mutex<Option<IdTokenClaims>>,
 }
 
 impl Shared {
@@ -177,11 +174,7 @@ impl OAuth2Session {
     /// the last login are dropped with the old token:
     /// [`id_token_claims`](Self::id_token_claims) is `None` afterwards.
     pub fn set_token(&self, token: Token) {
-        {
-            let mut state = self.shared.lock();
-            let _ = state.set_token(token);
-            *lock(&self.shared.claims) = None;
-        }
+        let _ = self.shared.lock().set_token(token);
         self.shared.exchange_ended.notify(usize::MAX);
     }
 

@@ -121,7 +121,7 @@ impl OAuth2Session {
     /// same grant and keeps them. Claims never describe another grant than the session's.
     #[must_use]
     pub fn id_token_claims(&self) -> Option<IdTokenClaims> {
-        lock(&self.shared.claims).clone()
+        self.shared.lock().id_token_claims().cloned()
     }
 
     /// Fetches the user's claims from the userinfo endpoint with the session's token
@@ -133,8 +133,10 @@ impl OAuth2Session {
     /// or once its grant was replaced, see [`id_token_claims`](Self::id_token_claims)); the
     /// server's OAuth error; a response about another subject; a transport error.
     pub async fn userinfo(&self) -> Result<UserInfo, Error> {
-        let sub = lock(&self.shared.claims)
-            .as_ref()
+        let sub = self
+            .shared
+            .lock()
+            .id_token_claims()
             .map(|claims| claims.sub().to_owned());
         let sub = sub.ok_or_else(|| oauth_core::Error::from(UsageError::NoIdToken))?;
         // The first attempt, and at most one replay after a refresh.
@@ -242,11 +244,9 @@ async fn login(
     let shared = &session.shared;
     let (outcome, panic) = {
         let mut state = shared.lock();
-        let committed = state.commit_token(&ticket, token).map_err(Error::from);
-        if committed.is_ok() {
-            // With the token, under the same lock: nobody sees the new token with old claims.
-            *lock(&shared.claims) = claims;
-        }
+        let committed = state
+            .commit_login(&ticket, token, claims)
+            .map_err(Error::from);
         record(shared, committed)
     };
     announce(shared, outcome, panic).await

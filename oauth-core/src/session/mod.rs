@@ -40,6 +40,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 
 use crate::client::ClientConfig;
 use crate::error::{ConfigError, Error, OAuthError, UsageError};
+use crate::oidc::IdTokenClaims;
 use crate::rfc6749::{Grant, parse_token_response, token_request};
 use crate::rfc6750::{Bearer, is_invalid_token_challenge};
 use crate::token::Token;
@@ -76,6 +77,8 @@ pub struct TokenSession {
     bearer: Option<Bearer>,
     /// The last renewal that failed, so callers who waited for it get its error.
     last_failure: Option<(u64, Error)>,
+    /// The validated ID token claims of the login that started the current grant.
+    claims: Option<IdTokenClaims>,
 }
 
 /// How to get a new token without a refresh token: the client-credentials grant and its scope.
@@ -127,6 +130,7 @@ impl TokenSession {
             rejected_by_resource: false,
             bearer: None,
             last_failure: None,
+            claims: None,
         }
     }
 
@@ -349,6 +353,30 @@ impl TokenSession {
         Ok(self.replace(token, kind))
     }
 
+    /// [`commit_token`](Self::commit_token) for a code exchange whose ID token was validated:
+    /// the token and its login's claims change together.
+    ///
+    /// # Errors
+    /// As [`commit_token`](Self::commit_token).
+    pub fn commit_login(
+        &mut self,
+        ticket: &ExchangeTicket,
+        token: Token,
+        claims: Option<IdTokenClaims>,
+    ) -> Result<TokenUpdate, Error> {
+        let update = self.commit_token(ticket, token)?;
+        self.claims = claims;
+        Ok(update)
+    }
+
+    /// The validated ID token claims of the login behind the current token. A new grant
+    /// ([`set_token`](Self::set_token), a fetch) clears them, since it may be another user's;
+    /// a refresh continues the same grant and keeps them.
+    #[must_use]
+    pub fn id_token_claims(&self) -> Option<&IdTokenClaims> {
+        self.claims.as_ref()
+    }
+
     /// Reports that an exchange got no answer (connection refused, timeout, cancelled). The
     /// token stays; callers waiting for it get [`UsageError::RenewalFailed`]; the next poll
     /// after that may start a new exchange.
@@ -413,6 +441,9 @@ impl TokenSession {
     }
 
     fn replace(&mut self, token: Token, kind: UpdateKind) -> TokenUpdate {
+        if matches!(kind, UpdateKind::Fetched | UpdateKind::Set) {
+            self.claims = None;
+        }
         self.generation += 1;
         self.bearer = Bearer::new(
             token.access_token(),

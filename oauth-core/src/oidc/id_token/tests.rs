@@ -375,3 +375,70 @@ fn debug_of_an_exchange_hides_the_grant() {
         "{shown}"
     );
 }
+
+#[test]
+fn claims_follow_the_grant_not_the_token() {
+    let login_claims = validate(&rs256(&claims())).expect("valid");
+    let config = ClientConfig::new("admin-cli")
+        .token_endpoint("https://as.example/token")
+        .expect("url");
+    let mut session = crate::TokenSession::new(config);
+    let ok = |body: &str| {
+        http::Response::builder()
+            .status(200)
+            .body(body.as_bytes().to_vec())
+            .expect("response")
+    };
+    let token = |at: &str| {
+        crate::parse_token_response(
+            &ok(&format!(
+                r#"{{"access_token":"{at}","token_type":"Bearer","refresh_token":"rt"}}"#
+            )),
+            now(),
+        )
+        .expect("token")
+    };
+    let login = || crate::Grant::authorization_code("code");
+
+    let (ticket, _) = session.fetch(&login()).expect("exchange").into_parts();
+    session
+        .commit_login(&ticket, token("a1"), Some(login_claims.clone()))
+        .expect("login");
+    assert_eq!(
+        session.id_token_claims().map(IdTokenClaims::sub),
+        Some("admin")
+    );
+
+    // A refresh continues the grant: the claims stay.
+    let (ticket, _) = session.refresh(now()).expect("refresh").into_parts();
+    session
+        .handle_token_response(
+            &ticket,
+            &ok(r#"{"access_token":"a2","token_type":"Bearer"}"#),
+            now(),
+        )
+        .expect("refreshed");
+    assert!(session.id_token_claims().is_some());
+
+    // A fetch starts a new grant, perhaps another user's: they go.
+    let (ticket, _) = session
+        .fetch(&crate::Grant::client_credentials())
+        .expect("exchange")
+        .into_parts();
+    session
+        .handle_token_response(
+            &ticket,
+            &ok(r#"{"access_token":"a3","token_type":"Bearer"}"#),
+            now(),
+        )
+        .expect("fetched");
+    assert!(session.id_token_claims().is_none());
+
+    // So does a token set by hand.
+    let (ticket, _) = session.fetch(&login()).expect("exchange").into_parts();
+    session
+        .commit_login(&ticket, token("a4"), Some(login_claims))
+        .expect("login");
+    let _ = session.set_token(crate::Token::bearer("someone-else"));
+    assert!(session.id_token_claims().is_none());
+}
