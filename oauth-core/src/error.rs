@@ -337,6 +337,10 @@ pub enum UsageError {
     /// (the code exchange with the `openid` scope) first.
     #[error("no validated ID token: complete an OpenID Connect login first")]
     NoIdToken,
+    /// A [`Flow`](crate::flow::Flow) was polled while its call was still outstanding: the
+    /// driver must hand back the answer (or the failure) first. A bug in the driver.
+    #[error("a flow was polled before its call was answered")]
+    CallOutstanding,
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@
 mod builder;
 mod client;
 mod error;
+pub mod flow;
 pub mod jose;
 pub mod oidc;
 pub mod rfc6749;

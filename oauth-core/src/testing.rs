@@ -36,6 +36,9 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
+use crate::TokenSession;
+use crate::flow::{Flow, Step};
+
 /// A clock that moves only when told to. Starts at 2026-02-23T08:17:50Z, the moment the seed's
 /// first Keycloak token was issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +169,27 @@ impl ScriptedServer {
     /// Ends a session as Keycloak's admin API does: its refresh tokens and access tokens die.
     pub fn remove_session(&mut self, session_state: &str) {
         self.sessions.insert(session_state.to_owned(), false);
+    }
+
+    /// Drives `flow` at `now`, answering each call it sends, until it asks for something else
+    /// than a send: [`Step::Done`], [`Step::Wait`] (another flow holds an exchange) or
+    /// [`Step::TransportFailed`] (never, here). At most 64 calls.
+    pub fn drive<F: Flow>(
+        &mut self,
+        session: &mut TokenSession,
+        flow: &mut F,
+        now: SystemTime,
+    ) -> Step<F::Output> {
+        for _ in 0..64 {
+            match flow.poll(session, now) {
+                Step::Send(call) => {
+                    let response = self.handle(call.request(), now);
+                    flow.handle_response(session, response, now);
+                }
+                other => return other,
+            }
+        }
+        Step::Done(Err(crate::UsageError::RenewalLoop.into()))
     }
 
     /// Answers one request at `now`.

@@ -29,9 +29,14 @@ pub struct JwksCache {
     /// The last fetch, answered or not: unknown-`kid` re-fetches are spaced from it, so a
     /// failing key endpoint is not hammered either.
     attempted_at: Option<SystemTime>,
+    /// A fetch some caller is making, and since when: other validations wait for it.
+    fetching: Option<SystemTime>,
     ttl: Duration,
     min_refetch_interval: Duration,
 }
+
+/// How long a key fetch counts as in flight when its caller never reports back.
+pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What to do before validating an ID token.
 #[derive(Debug)]
@@ -63,6 +68,7 @@ impl JwksCache {
             keys: None,
             fetched_at: None,
             attempted_at: None,
+            fetching: None,
             ttl,
             min_refetch_interval,
         }
@@ -116,6 +122,7 @@ impl JwksCache {
         now: SystemTime,
     ) -> Result<&Jwks, Error> {
         self.attempted_at = Some(now);
+        self.fetching = None;
         let view = ResponseView::of(response);
         let document: serde_json::Map<String, serde_json::Value> = view.decode_success()?;
         let keys = Jwks::from_value(serde_json::Value::Object(document))
@@ -182,6 +189,23 @@ impl JwksCache {
     /// unknown-`kid` re-fetch waits the least interval from now.
     pub fn handle_jwks_failure(&mut self, now: SystemTime) {
         self.attempted_at = Some(now);
+        self.fetching = None;
+    }
+
+    /// Marks a key fetch as in flight: until it is answered (or fails), other validations
+    /// wait for it instead of fetching too.
+    pub fn begin_fetch(&mut self, now: SystemTime) {
+        self.fetching = Some(now);
+    }
+
+    /// Whether another caller's key fetch is in flight at `now` (for at most
+    /// [`JWKS_FETCH_TIMEOUT`], in case its caller vanished without reporting).
+    #[must_use]
+    pub fn fetch_in_flight(&self, now: SystemTime) -> bool {
+        self.fetching.is_some_and(|since| {
+            now.duration_since(since)
+                .map_or(true, |age| age < JWKS_FETCH_TIMEOUT)
+        })
     }
 
     /// The cached keys, fresh or not.

@@ -19,7 +19,8 @@ mod userinfo;
 pub use discovery::{MetadataKind, ProviderMetadata, discovery_request, parse_discovery_response};
 pub use id_token::{IdTokenClaims, IdTokenError, IdTokenVerifier};
 pub use jwks_cache::{
-    DEFAULT_JWKS_TTL, IdTokenStep, JwksCache, KeysDecision, MIN_JWKS_REFETCH_INTERVAL,
+    DEFAULT_JWKS_TTL, IdTokenStep, JWKS_FETCH_TIMEOUT, JwksCache, KeysDecision,
+    MIN_JWKS_REFETCH_INTERVAL,
 };
 pub use userinfo::{UserInfo, parse_userinfo_response, userinfo_request};
 

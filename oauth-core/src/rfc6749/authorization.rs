@@ -211,6 +211,12 @@ impl PendingAuthorization {
         &self.state
     }
 
+    /// The `nonce` sent (with the `openid` scope), which the ID token must carry.
+    #[must_use]
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
     /// Checks the authorization response the browser was redirected to and returns the code
     /// exchange. In order: `iss` (RFC 9207 §2.4) when present or required, `state` in
     /// constant time (RFC 6749 §10.12), then `error` (§4.1.2.1) or `code`.

@@ -34,13 +34,14 @@
 //! its lifetime): a request signed then could reach the resource after the token died. So with
 //! a leeway of 0 a 60 s token is refreshed after 59 s, and no request meets a 401 at the edge.
 
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Request, Response, StatusCode};
 
 use crate::client::ClientConfig;
 use crate::error::{ConfigError, Error, OAuthError, UsageError};
-use crate::oidc::IdTokenClaims;
+use crate::oidc::{IdTokenClaims, JwksCache};
 use crate::rfc6749::{Grant, parse_token_response, token_request};
 use crate::rfc6750::{Bearer, is_invalid_token_challenge};
 use crate::token::Token;
@@ -79,6 +80,14 @@ pub struct TokenSession {
     last_failure: Option<(u64, Error)>,
     /// The validated ID token claims of the login that started the current grant.
     claims: Option<IdTokenClaims>,
+    /// The provider's keys, shared by every ID token validation of this session.
+    jwks: JwksCache,
+    /// Token changes not yet given to the update hook, oldest first (kept only when
+    /// [`record_updates`](Self::record_updates) is on).
+    updates: VecDeque<TokenUpdate>,
+    record_updates: bool,
+    /// Whether some caller is delivering `updates` to a hook that runs outside the lock.
+    delivering: bool,
 }
 
 /// How to get a new token without a refresh token: the client-credentials grant and its scope.
@@ -131,6 +140,70 @@ impl TokenSession {
             bearer: None,
             last_failure: None,
             claims: None,
+            jwks: JwksCache::default(),
+            updates: VecDeque::new(),
+            record_updates: false,
+            delivering: false,
+        }
+    }
+
+    /// Uses this key cache (its TTL and re-fetch interval) for ID token validation.
+    #[must_use]
+    pub fn with_jwks_cache(mut self, jwks: JwksCache) -> Self {
+        self.jwks = jwks;
+        self
+    }
+
+    /// The provider's keys, as cached for ID token validation.
+    #[must_use]
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    /// The key cache, to store or mark a fetch ([`crate::flow::ValidateIdToken`] does).
+    pub fn jwks_mut(&mut self) -> &mut JwksCache {
+        &mut self.jwks
+    }
+
+    /// Keeps every token change (fetch, refresh, re-fetch; not `set_token`) in a queue for an
+    /// update hook, read with [`poll_update`](Self::poll_update) or
+    /// [`next_deferred_update`](Self::next_deferred_update). Off by default: a driver without
+    /// a hook keeps nothing.
+    pub fn record_updates(&mut self, on: bool) {
+        self.record_updates = on;
+        if !on {
+            self.updates.clear();
+        }
+    }
+
+    /// The oldest token change not yet delivered, for a hook called while the session is
+    /// locked: drain it after every step, and the hook sees every change once, in order.
+    pub fn poll_update(&mut self) -> Option<TokenUpdate> {
+        self.updates.pop_front()
+    }
+
+    /// The next token change for a hook that runs *outside* the lock (an async hook), one
+    /// deliverer at a time so changes still arrive in order. `delivering` is the caller's own
+    /// flag, `false` to start: a caller that gets `Some` has become the deliverer
+    /// (`delivering` is set) and calls again after the hook; `None` means nothing to deliver,
+    /// or another caller is delivering (it will deliver what was queued meanwhile). A
+    /// deliverer that stops early (its hook panicked) gives the turn back with
+    /// [`end_delivery`](Self::end_delivery).
+    pub fn next_deferred_update(&mut self, delivering: &mut bool) -> Option<TokenUpdate> {
+        if self.delivering && !*delivering {
+            return None;
+        }
+        let next = self.updates.pop_front();
+        self.delivering = next.is_some();
+        *delivering = self.delivering;
+        next
+    }
+
+    /// Gives back the delivery turn taken by [`next_deferred_update`](Self::next_deferred_update).
+    pub fn end_delivery(&mut self, delivering: &mut bool) {
+        if *delivering {
+            self.delivering = false;
+            *delivering = false;
         }
     }
 
@@ -453,11 +526,15 @@ impl TokenSession {
         let old = self.token.replace(token.clone());
         self.renewal = Renewal::Idle;
         self.rejected_by_resource = false;
-        TokenUpdate {
+        let update = TokenUpdate {
             kind,
             old,
             new: token,
+        };
+        if self.record_updates && kind != UpdateKind::Set {
+            self.updates.push_back(update.clone());
         }
+        update
     }
 
     fn exchange(

@@ -1,0 +1,314 @@
+//! OpenID Connect flows: ID token validation with the shared key fetch, the code exchange
+//! (callback → token request → keys → ID token → commit), and userinfo with its replay.
+
+use std::time::SystemTime;
+
+use http::Response;
+
+use super::{Answer, Authorize, Call, Flow, Step};
+use crate::error::{Error, UsageError};
+use crate::oidc::{
+    IdTokenClaims, IdTokenStep, IdTokenVerifier, UserInfo, parse_userinfo_response,
+    userinfo_request,
+};
+use crate::rfc6749::authorization::{CodeExchange, IdTokenExpectations, PendingAuthorization};
+use crate::rfc6749::parse_token_response;
+use crate::rfc6750::Bearer;
+use crate::secret::{AccessToken, IdToken};
+use crate::session::{ExchangeTicket, ResourceVerdict, TokenSession};
+use crate::token::Token;
+
+/// Validates an ID token against the provider's keys (OIDC Core §3.1.3.7), fetching them when
+/// missing or stale, and once more when the token names a `kid` the cached set lacks (at most
+/// once per [`JwksCache`](crate::oidc::JwksCache) interval). Concurrent validations share one
+/// fetch: while one is in flight the others wait for it.
+#[derive(Debug)]
+pub struct ValidateIdToken {
+    id_token: IdToken,
+    expectations: IdTokenExpectations,
+    access_token: Option<AccessToken>,
+    just_fetched: bool,
+    fetching: bool,
+    answer: Answer<IdTokenClaims>,
+}
+
+impl ValidateIdToken {
+    /// Validates `id_token` against `expectations` (nonce, `max_age`) and, when given, the
+    /// access token it was issued with (`at_hash`).
+    #[must_use]
+    pub fn new(
+        id_token: IdToken,
+        expectations: IdTokenExpectations,
+        access_token: Option<AccessToken>,
+    ) -> Self {
+        Self {
+            id_token,
+            expectations,
+            access_token,
+            just_fetched: false,
+            fetching: false,
+            answer: Answer::None,
+        }
+    }
+}
+
+impl Flow for ValidateIdToken {
+    type Output = IdTokenClaims;
+
+    fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<IdTokenClaims> {
+        if let Some(step) = self.answer.take_step() {
+            return step;
+        }
+        if self.fetching {
+            return Step::Done(Err(UsageError::CallOutstanding.into()));
+        }
+        let step = IdTokenVerifier::new(session.config())
+            .map_err(Error::from)
+            .and_then(|verifier| {
+                session.jwks().validate_id_token(
+                    session.config(),
+                    &verifier,
+                    &self.id_token,
+                    &self.expectations,
+                    self.access_token.as_ref(),
+                    now,
+                    self.just_fetched,
+                )
+            });
+        match step {
+            Ok(IdTokenStep::Validated(claims)) => Step::Done(Ok(claims)),
+            Ok(IdTokenStep::Fetch(_)) if session.jwks().fetch_in_flight(now) => Step::wait(now),
+            Ok(IdTokenStep::Fetch(request)) => {
+                session.jwks_mut().begin_fetch(now);
+                self.fetching = true;
+                Step::Send(Call::new(request).shared(true))
+            }
+            Err(error) => Step::Done(Err(error)),
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        session: &mut TokenSession,
+        response: Response<Vec<u8>>,
+        sent_at: SystemTime,
+    ) {
+        if std::mem::take(&mut self.fetching) {
+            if let Err(error) = session.jwks_mut().handle_jwks_response(&response, sent_at) {
+                self.answer = Answer::Read(Err(error));
+            }
+            self.just_fetched = true;
+        }
+    }
+
+    fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
+        if std::mem::take(&mut self.fetching) {
+            session.jwks_mut().handle_jwks_failure(now);
+            self.answer = Answer::Failed;
+        }
+    }
+}
+
+/// The end of the authorization code flow: the code exchanged (with the PKCE verifier), the
+/// ID token validated, and only then the token and the login's claims made the session's.
+#[derive(Debug)]
+pub struct Login {
+    stage: LoginStage,
+}
+
+#[derive(Debug)]
+enum LoginStage {
+    Start(CodeExchange),
+    Exchanging(ExchangeTicket, IdTokenExpectations),
+    Validating(ExchangeTicket, Box<Token>, ValidateIdToken),
+    Ended(Answer<Token>),
+}
+
+impl Login {
+    /// Checks the redirect back from the provider (`iss`, `state`, `error`, `code`) before
+    /// anything is sent.
+    ///
+    /// # Errors
+    /// [`Error::Callback`] for a forged or stale redirect, [`Error::OAuth`] for an error the
+    /// provider sent back (`access_denied`).
+    pub fn new(pending: PendingAuthorization, callback_url: &str) -> Result<Self, Error> {
+        Ok(Self {
+            stage: LoginStage::Start(pending.callback(callback_url)?),
+        })
+    }
+
+    /// Commits the token (with the claims) and ends.
+    fn commit(
+        &mut self,
+        session: &mut TokenSession,
+        ticket: &ExchangeTicket,
+        token: Token,
+        claims: Option<IdTokenClaims>,
+    ) {
+        let outcome = session.commit_login(ticket, token, claims);
+        self.stage = LoginStage::Ended(Answer::Read(outcome.map(|u| u.new_token().clone())));
+    }
+}
+
+impl Flow for Login {
+    type Output = Token;
+
+    fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
+        let stage = std::mem::replace(&mut self.stage, LoginStage::Ended(Answer::None));
+        match stage {
+            LoginStage::Start(CodeExchange {
+                grant,
+                expectations,
+            }) => match session.fetch(&grant) {
+                Ok(exchange) => {
+                    let (ticket, request) = exchange.into_parts();
+                    self.stage = LoginStage::Exchanging(ticket, expectations);
+                    Step::Send(Call::new(request).consuming(true))
+                }
+                Err(error) => Step::Done(Err(error)),
+            },
+            LoginStage::Validating(ticket, token, mut validate) => {
+                match validate.poll(session, now).pass() {
+                    Ok(step) => {
+                        self.stage = LoginStage::Validating(ticket, token, validate);
+                        step
+                    }
+                    Err(Ok(claims)) => {
+                        self.commit(session, &ticket, *token, Some(claims));
+                        self.poll(session, now)
+                    }
+                    Err(Err(error)) => Step::Done(Err(error)),
+                }
+            }
+            LoginStage::Exchanging(..) => Step::Done(Err(UsageError::CallOutstanding.into())),
+            LoginStage::Ended(mut answer) => answer
+                .take_step()
+                .unwrap_or(Step::Done(Err(UsageError::CallOutstanding.into()))),
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        session: &mut TokenSession,
+        response: Response<Vec<u8>>,
+        sent_at: SystemTime,
+    ) {
+        match &mut self.stage {
+            LoginStage::Exchanging(ticket, expectations) => {
+                let ticket = ticket.clone();
+                let checked = parse_token_response(&response, sent_at).and_then(|token| {
+                    let id_token = expectations.id_token_of(&token)?.cloned();
+                    Ok((token, id_token))
+                });
+                match checked {
+                    Ok((token, None)) => self.commit(session, &ticket, token, None),
+                    Ok((token, Some(id_token))) => {
+                        let expectations = std::mem::take(expectations);
+                        let access_token = Some(token.access_token().clone());
+                        let validate = ValidateIdToken::new(id_token, expectations, access_token);
+                        self.stage = LoginStage::Validating(ticket, Box::new(token), validate);
+                    }
+                    Err(error) => self.stage = LoginStage::Ended(Answer::Read(Err(error))),
+                }
+            }
+            LoginStage::Validating(_, _, validate) => {
+                validate.handle_response(session, response, sent_at);
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
+        match &mut self.stage {
+            LoginStage::Exchanging(..) => self.stage = LoginStage::Ended(Answer::Failed),
+            LoginStage::Validating(_, _, validate) => validate.handle_failure(session, now),
+            _ => {}
+        }
+    }
+}
+
+/// The user's claims from the userinfo endpoint (OIDC Core §5.3) with the session's token,
+/// renewed first when due and once more after a `401` `invalid_token`; their `sub` must be the
+/// login's.
+#[derive(Debug, Default)]
+pub struct Userinfo {
+    authorize: Authorize,
+    bearer: Option<Bearer>,
+    calling: bool,
+    replayed: bool,
+    answer: Answer<UserInfo>,
+}
+
+impl Userinfo {
+    /// Fetches the claims of the session's user.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Flow for Userinfo {
+    type Output = UserInfo;
+
+    fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<UserInfo> {
+        if let Some(step) = self.answer.take_step() {
+            return step;
+        }
+        if session.id_token_claims().is_none() {
+            return Step::Done(Err(UsageError::NoIdToken.into()));
+        }
+        let bearer = match &self.bearer {
+            Some(bearer) => bearer,
+            None => match self.authorize.poll(session, now).pass() {
+                Ok(step) => return step,
+                Err(Err(error)) => return Step::Done(Err(error)),
+                Err(Ok(bearer)) => self.bearer.insert(bearer),
+            },
+        };
+        match userinfo_request(session.config(), bearer.access_token()) {
+            Ok(request) => {
+                self.calling = true;
+                Step::Send(Call::new(request))
+            }
+            Err(error) => Step::Done(Err(error)),
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        session: &mut TokenSession,
+        response: Response<Vec<u8>>,
+        sent_at: SystemTime,
+    ) {
+        if !std::mem::take(&mut self.calling) {
+            return self.authorize.handle_response(session, response, sent_at);
+        }
+        let Some(bearer) = self.bearer.take() else {
+            return;
+        };
+        let verdict = session.handle_resource_response(
+            &bearer,
+            self.replayed,
+            response.status(),
+            response.headers(),
+        );
+        if verdict == ResourceVerdict::Replay && !self.replayed {
+            self.replayed = true;
+            self.authorize = Authorize::new();
+            return;
+        }
+        let sub = session.id_token_claims().map(|claims| claims.sub().to_owned());
+        self.answer = Answer::Read(match sub {
+            Some(sub) => parse_userinfo_response(&response, &sub),
+            None => Err(UsageError::NoIdToken.into()),
+        });
+    }
+
+    fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
+        if std::mem::take(&mut self.calling) {
+            self.answer = Answer::Failed;
+        } else {
+            self.authorize.handle_failure(session, now);
+        }
+    }
+}
