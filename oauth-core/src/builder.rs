@@ -1,6 +1,151 @@
 //! Client-configuration setters shared by every adapter's session builder, so the three
 //! builders speak the same words without three copies of the same code.
 
+use std::time::Duration;
+
+use crate::client::ClientConfig;
+use crate::error::ConfigError;
+use crate::oidc::JwksCache;
+use crate::session::TokenSession;
+use crate::token::Token;
+
+/// The default timeout of one whole HTTP call an adapter makes (30 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default cap on an endpoint response (token, revocation, introspection, discovery,
+/// JWKS, userinfo): 1 MiB. An endpoint that sends more is broken or hostile.
+pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
+
+/// What every adapter's session builder collects before `build()`: the client configuration
+/// (or the first error met setting it), a starting token, the key cache and the limits of
+/// endpoint calls. For adapter authors, with [`session_builder_setters!`](crate::session_builder_setters).
+#[derive(Debug)]
+pub struct SessionSettings {
+    /// The configuration, or the first error a setter met.
+    pub config: Result<ClientConfig, ConfigError>,
+    /// The token to start with.
+    pub token: Option<Token>,
+    /// The provider's key cache (its TTL and re-fetch interval).
+    pub jwks: JwksCache,
+    /// The timeout of one whole HTTP call.
+    pub timeout: Duration,
+    /// The largest endpoint response read, in bytes.
+    pub body_limit: u64,
+}
+
+impl SessionSettings {
+    /// Defaults for `client_id` (a public client until a secret is set).
+    #[must_use]
+    pub fn new(client_id: impl Into<String>) -> Self {
+        Self {
+            config: Ok(ClientConfig::new(client_id)),
+            token: None,
+            jwks: JwksCache::default(),
+            timeout: DEFAULT_TIMEOUT,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// The session's state: the configuration, the key cache, the starting token, and update
+    /// recording on when the adapter has a hook to give them to.
+    ///
+    /// # Errors
+    /// The first configuration error a setter met.
+    pub fn session(&mut self, record_updates: bool) -> Result<TokenSession, ConfigError> {
+        let config = self.config.clone()?;
+        let mut session = TokenSession::new(config).with_jwks_cache(std::mem::take(&mut self.jwks));
+        session.record_updates(record_updates);
+        if let Some(token) = self.token.take() {
+            let _ = session.set_token(token);
+        }
+        Ok(session)
+    }
+}
+
+/// Adds every setter common to the adapters' session builders: the client configuration
+/// ([`client_config_setters!`](crate::client_config_setters)), `timeout`, `body_limit`,
+/// `token` and `jwks_cache`. The builder must have a field `settings: SessionSettings`.
+#[macro_export]
+macro_rules! session_builder_setters {
+    () => {
+        $crate::client_config_setters!();
+
+        fn map_config(
+            mut self,
+            f: impl FnOnce($crate::ClientConfig) -> Result<$crate::ClientConfig, $crate::ConfigError>,
+        ) -> Self {
+            self.settings.config = self.settings.config.and_then(f);
+            self
+        }
+
+        /// The timeout of one whole HTTP call: every endpoint call, and resource requests
+        /// sent with a client the session made itself (default 30 s).
+        #[must_use]
+        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.settings.timeout = timeout;
+            self
+        }
+
+        /// The largest endpoint response read, in bytes (default 1 MiB): token, revocation,
+        /// introspection, discovery, JWKS and userinfo calls.
+        #[must_use]
+        pub fn body_limit(mut self, bytes: u64) -> Self {
+            self.settings.body_limit = bytes;
+            self
+        }
+
+        /// Starts with this token (a persisted one, say).
+        #[must_use]
+        pub fn token(mut self, token: $crate::Token) -> Self {
+            self.settings.token = Some(token);
+            self
+        }
+
+        /// How long the provider's keys are cached, and the least time between two fetches
+        /// caused by ID tokens with an unknown `kid` (defaults: 10 minutes and 1 minute).
+        #[must_use]
+        pub fn jwks_cache(
+            mut self,
+            ttl: ::std::time::Duration,
+            min_refetch_interval: ::std::time::Duration,
+        ) -> Self {
+            self.settings.jwks = $crate::oidc::JwksCache::new(ttl, min_refetch_interval);
+            self
+        }
+    };
+}
+
+/// Adds `get`, `post`, `put`, `patch`, `delete` to an adapter's session, each calling its
+/// `request(method, url)`; `$url` is the bound on the URL argument.
+#[macro_export]
+macro_rules! request_methods {
+    ($builder:ty, $($url:tt)+) => {
+        /// A `GET` signed with the session's token when sent.
+        pub fn get<U: $($url)+>(&self, url: U) -> $builder {
+            self.request($crate::http::Method::GET, url)
+        }
+
+        /// A `POST` signed with the session's token when sent.
+        pub fn post<U: $($url)+>(&self, url: U) -> $builder {
+            self.request($crate::http::Method::POST, url)
+        }
+
+        /// A `PUT` signed with the session's token when sent.
+        pub fn put<U: $($url)+>(&self, url: U) -> $builder {
+            self.request($crate::http::Method::PUT, url)
+        }
+
+        /// A `PATCH` signed with the session's token when sent.
+        pub fn patch<U: $($url)+>(&self, url: U) -> $builder {
+            self.request($crate::http::Method::PATCH, url)
+        }
+
+        /// A `DELETE` signed with the session's token when sent.
+        pub fn delete<U: $($url)+>(&self, url: U) -> $builder {
+            self.request($crate::http::Method::DELETE, url)
+        }
+    };
+}
+
 /// Adds the [`ClientConfig`](crate::ClientConfig) setters to an adapter's session builder.
 ///
 /// The builder must have a method
@@ -10,6 +155,14 @@
 #[macro_export]
 macro_rules! client_config_setters {
     () => {
+        /// Authenticates with this client secret, sent as `client_secret_basic` (Authlib's
+        /// default too); use [`client_secret_post`](Self::client_secret_post) for servers that
+        /// want it in the body.
+        #[must_use]
+        pub fn client_secret(self, secret: impl Into<$crate::ClientSecret>) -> Self {
+            self.client_secret_basic(secret)
+        }
+
         /// Authenticates with `client_secret_basic` (id and secret form-urlencoded first,
         /// RFC 6749 §2.3.1).
         #[must_use]
@@ -128,6 +281,86 @@ macro_rules! client_config_setters {
         #[must_use]
         pub fn allow_insecure_http(self, allow: bool) -> Self {
             self.map_config(|c| Ok(c.allow_insecure_http(allow)))
+        }
+    };
+}
+
+/// Adds the same helpers to an adapter's `Error` (which must have a `Core(oauth_core::Error)`
+/// and a `Transport(..)` variant), and conversions from the core's error types, so callers of
+/// every adapter ask the same questions without matching nested enums. For adapter authors.
+#[macro_export]
+macro_rules! adapter_error {
+    ($error:ident) => {
+        impl $error {
+            /// The protocol core's error, if this is one.
+            #[must_use]
+            pub fn core_error(&self) -> Option<&$crate::Error> {
+                match self {
+                    Self::Core(e) => Some(e),
+                    _ => None,
+                }
+            }
+
+            /// The OAuth error the server sent, if this is one (`e.oauth_error().map(|e|
+            /// e.error())` is `Some("invalid_grant")` for a removed session).
+            #[must_use]
+            pub fn oauth_error(&self) -> Option<&$crate::OAuthError> {
+                self.core_error().and_then($crate::Error::oauth_error)
+            }
+
+            /// The caller's misuse or the session's state, if this is one (no token, a
+            /// refresh already in flight, …).
+            #[must_use]
+            pub fn usage_error(&self) -> Option<&$crate::UsageError> {
+                self.core_error().and_then($crate::Error::usage_error)
+            }
+
+            /// True when the user must authenticate again (see
+            /// [`oauth_core::Error::requires_reauthentication`]).
+            #[must_use]
+            pub fn requires_reauthentication(&self) -> bool {
+                self.core_error()
+                    .is_some_and($crate::Error::requires_reauthentication)
+            }
+
+            /// True when the HTTP exchange itself failed (no answer was read).
+            #[must_use]
+            pub fn is_transport(&self) -> bool {
+                matches!(self, Self::Transport(_))
+            }
+
+            /// True when discovery found metadata for another issuer.
+            #[must_use]
+            pub fn is_issuer_mismatch(&self) -> bool {
+                self.core_error()
+                    .is_some_and($crate::Error::is_issuer_mismatch)
+            }
+
+            /// True when an ID token failed validation.
+            #[must_use]
+            pub fn is_id_token_error(&self) -> bool {
+                self.core_error()
+                    .is_some_and($crate::Error::is_id_token_error)
+            }
+
+            /// True when the authorization response (the redirect back) failed a check.
+            #[must_use]
+            pub fn is_callback_error(&self) -> bool {
+                self.core_error()
+                    .is_some_and($crate::Error::is_callback_error)
+            }
+        }
+
+        impl From<$crate::ConfigError> for $error {
+            fn from(e: $crate::ConfigError) -> Self {
+                Self::Core(e.into())
+            }
+        }
+
+        impl From<$crate::UsageError> for $error {
+            fn from(e: $crate::UsageError) -> Self {
+                Self::Core(e.into())
+            }
         }
     };
 }

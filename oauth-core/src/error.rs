@@ -50,6 +50,33 @@ impl Error {
         }
     }
 
+    /// The caller's misuse or the session's state, if this is one ([`UsageError`]).
+    #[must_use]
+    pub fn usage_error(&self) -> Option<&UsageError> {
+        match self {
+            Self::Usage(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True when discovery found metadata for another issuer ([`ResponseError::IssuerMismatch`]).
+    #[must_use]
+    pub fn is_issuer_mismatch(&self) -> bool {
+        matches!(self, Self::Response(ResponseError::IssuerMismatch { .. }))
+    }
+
+    /// True when the ID token failed a check (the variant names it): do not log the user in.
+    #[must_use]
+    pub fn is_id_token_error(&self) -> bool {
+        matches!(self, Self::IdToken(_))
+    }
+
+    /// True when the authorization response (the redirect back) failed a check.
+    #[must_use]
+    pub fn is_callback_error(&self) -> bool {
+        matches!(self, Self::Callback(_))
+    }
+
     /// True when no request can succeed until the user authenticates again: the server said
     /// `invalid_grant` (the refresh token or the credentials are dead), or the session holds no
     /// usable token and nothing to renew it with.
@@ -173,6 +200,16 @@ pub enum ResponseError {
         /// What was wrong, naming the field.
         reason: String,
     },
+    /// A discovery document for another issuer than the one asked for (OpenID Connect
+    /// Discovery §4.3): a misconfigured or impersonating provider. Check the issuer URL,
+    /// trailing slash included.
+    #[error("the provider's metadata names issuer {found:?}, not the expected {expected:?}")]
+    IssuerMismatch {
+        /// The issuer the client asked for.
+        expected: String,
+        /// The issuer the document names.
+        found: String,
+    },
 }
 
 impl ResponseError {
@@ -181,7 +218,7 @@ impl ResponseError {
     pub fn body_excerpt(&self) -> Option<&str> {
         match self {
             Self::Unexpected { body_excerpt, .. } => Some(body_excerpt),
-            Self::Malformed { .. } => None,
+            Self::Malformed { .. } | Self::IssuerMismatch { .. } => None,
         }
     }
 
@@ -190,6 +227,7 @@ impl ResponseError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unexpected { status, .. } | Self::Malformed { status, .. } => *status,
+            Self::IssuerMismatch { .. } => StatusCode::OK,
         }
     }
 }
@@ -219,6 +257,11 @@ impl fmt::Debug for ResponseError {
                 .debug_struct("Malformed")
                 .field("status", status)
                 .field("reason", reason)
+                .finish(),
+            Self::IssuerMismatch { expected, found } => f
+                .debug_struct("IssuerMismatch")
+                .field("expected", expected)
+                .field("found", found)
                 .finish(),
         }
     }

@@ -48,6 +48,7 @@ mod error;
 pub mod flow;
 pub mod jose;
 pub mod oidc;
+pub mod resource;
 pub mod rfc6749;
 pub mod rfc6750;
 pub mod rfc7009;
@@ -59,6 +60,7 @@ pub mod session;
 pub mod testing;
 mod token;
 
+pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, SessionSettings};
 pub use client::{
     BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_CLOCK_SKEW, DEFAULT_LEEWAY,
     is_loopback,

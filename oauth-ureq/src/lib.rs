@@ -64,8 +64,14 @@ mod session;
 
 pub use error::Error;
 pub use request::RequestBuilder;
-pub use session::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, OAuth2Session, SessionBuilder};
+pub use session::{OAuth2Session, SessionBuilder};
 
-pub use oauth_core::oidc::{AuthorizationRequest, IdTokenClaims, PendingAuthorization, UserInfo};
-pub use oauth_core::{self, Grant, Token, TokenRef, TokenUpdate, UpdateKind};
+pub use oauth_core::oidc::{
+    AuthorizationRequest, IdTokenClaims, IdTokenExpectations, PendingAuthorization, UserInfo,
+};
+pub use oauth_core::{
+    self, ClientConfig, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Grant, Introspection, OAuthError,
+    Token, TokenRef, TokenUpdate, UpdateKind,
+};
+pub use oauth_core::{AccessToken, IdToken};
 pub use ureq;

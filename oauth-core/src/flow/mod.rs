@@ -48,10 +48,12 @@ use crate::session::TokenSession;
 
 mod endpoint;
 mod oidc;
+mod operation;
 mod token;
 
 pub use endpoint::EndpointCall;
 pub use oidc::{Login, Userinfo, ValidateIdToken};
+pub use operation::{Failed, Next, Operation};
 pub use token::{Authorize, Fetch};
 
 /// The longest a driver waits before polling a waiting flow again, in case a wake-up was
@@ -212,4 +214,3 @@ impl<T> Answer<T> {
         }
     }
 }
-

@@ -297,7 +297,9 @@ impl Flow for Userinfo {
             self.authorize = Authorize::new();
             return;
         }
-        let sub = session.id_token_claims().map(|claims| claims.sub().to_owned());
+        let sub = session
+            .id_token_claims()
+            .map(|claims| claims.sub().to_owned());
         self.answer = Answer::Read(match sub {
             Some(sub) => parse_userinfo_response(&response, &sub),
             None => Err(UsageError::NoIdToken.into()),

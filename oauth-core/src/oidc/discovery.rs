@@ -7,7 +7,7 @@ use http::{HeaderValue, Method, Request, Response};
 use serde_json::{Map, Value};
 
 use crate::client::{ClientConfig, parse_endpoint};
-use crate::error::{ConfigError, Error};
+use crate::error::{ConfigError, Error, ResponseError};
 use crate::rfc6749::response::{ResponseView, take_text};
 
 /// Which well-known document to fetch.
@@ -150,11 +150,11 @@ pub fn parse_discovery_response<B: AsRef<[u8]>>(
     };
     let issuer = text("issuer")?.ok_or_else(|| view.malformed("missing issuer"))?;
     if issuer != expected_issuer {
-        return Err(view
-            .malformed(format!(
-                "issuer {issuer:?} is not the expected {expected_issuer:?}"
-            ))
-            .into());
+        return Err(ResponseError::IssuerMismatch {
+            expected: expected_issuer.to_owned(),
+            found: issuer,
+        }
+        .into());
     }
     let authorization_endpoint = text("authorization_endpoint")?;
     let token_endpoint = text("token_endpoint")?;
@@ -300,7 +300,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "malformed response (HTTP 200 OK): issuer \"https://evil.example\" is not the expected \"https://as.example\""
+            "the provider's metadata names issuer \"https://evil.example\", not the expected \"https://as.example\""
         );
         // No normalisation: a trailing slash is another issuer.
         assert!(

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use oauth_core::flow::{Authorize, EndpointCall, Fetch, Flow, Step, Userinfo, WAIT_SLICE};
 use oauth_core::testing::{ManualClock, ScriptedServer};
-use oauth_core::{
-    ClientConfig, Error, Grant, TokenRef, TokenSession, UpdateKind, UsageError,
-};
+use oauth_core::{ClientConfig, Error, Grant, TokenRef, TokenSession, UpdateKind, UsageError};
 
 use crate::{render, response};
 
@@ -59,7 +57,8 @@ fn fetch_sends_the_grant_and_queues_one_update() {
          content-type: application/x-www-form-urlencoded\n\n\
          grant_type=password&username=admin&password=admin&client_id=admin-cli"
     );
-    let body = br#"{"access_token":"a1","token_type":"Bearer","expires_in":60,"refresh_token":"r1"}"#;
+    let body =
+        br#"{"access_token":"a1","token_type":"Bearer","expires_in":60,"refresh_token":"r1"}"#;
     fetch.handle_response(
         &mut session,
         response(200, Some("application/json"), body),
@@ -67,7 +66,10 @@ fn fetch_sends_the_grant_and_queues_one_update() {
     );
     let token = done(fetch.poll(&mut session, clock.now())).expect("token");
     assert_eq!(token.access_token().secret(), "a1");
-    assert_eq!(token.expires_at(), Some(clock.now() + Duration::from_secs(60)));
+    assert_eq!(
+        token.expires_at(),
+        Some(clock.now() + Duration::from_secs(60))
+    );
     let update = session.poll_update().expect("one update");
     assert_eq!(update.kind(), UpdateKind::Fetched);
     assert!(session.poll_update().is_none());
@@ -83,7 +85,10 @@ fn a_fetch_without_an_answer_ends_with_the_transport_error_and_keeps_the_token()
     let Step::Send(call) = fetch.poll(&mut session, clock.now()) else {
         panic!("refresh request expected");
     };
-    assert!(call.is_shared(), "an explicit refresh is a renewal others wait for");
+    assert!(
+        call.is_shared(),
+        "an explicit refresh is a renewal others wait for"
+    );
     fetch.handle_failure(&mut session, clock.now());
     assert!(matches!(
         fetch.poll(&mut session, clock.now()),
@@ -107,13 +112,19 @@ fn authorize_renews_a_due_token_and_the_update_is_queued_in_order() {
     let mut server = ScriptedServer::new();
     let mut clock = ManualClock::new();
     let mut session = logged_in(&mut server, &clock);
-    assert_eq!(session.poll_update().map(|u| u.kind()), Some(UpdateKind::Fetched));
+    assert_eq!(
+        session.poll_update().map(|u| u.kind()),
+        Some(UpdateKind::Fetched)
+    );
     clock.advance(Duration::from_secs(55));
     let mut authorize = Authorize::new();
     let bearer = done(server.drive(&mut session, &mut authorize, clock.now())).expect("bearer");
     assert_eq!(server.token_requests("refresh_token"), 1);
     assert_eq!(bearer.access_token().secret(), secret(&session));
-    assert_eq!(session.poll_update().map(|u| u.kind()), Some(UpdateKind::Refreshed));
+    assert_eq!(
+        session.poll_update().map(|u| u.kind()),
+        Some(UpdateKind::Refreshed)
+    );
 }
 
 #[test]
@@ -195,7 +206,10 @@ fn a_server_issuing_dead_tokens_stops_after_two_renewals() {
         authorize.handle_response(&mut session, response(200, None, dead), sent_at);
     }
     let error = done(authorize.poll(&mut session, clock.now())).expect_err("gives up");
-    assert!(matches!(error, Error::Usage(UsageError::RenewalLoop)), "{error}");
+    assert!(
+        matches!(error, Error::Usage(UsageError::RenewalLoop)),
+        "{error}"
+    );
     // The third renewal was given back unsent: the next caller may renew at once.
     assert!(matches!(
         Authorize::new().poll(&mut session, clock.now()),
@@ -214,8 +228,8 @@ fn a_removed_session_fails_with_the_servers_error() {
         .to_owned();
     server.remove_session(&state);
     clock.advance(Duration::from_secs(60));
-    let error = done(server.drive(&mut session, &mut Authorize::new(), clock.now()))
-        .expect_err("refused");
+    let error =
+        done(server.drive(&mut session, &mut Authorize::new(), clock.now())).expect_err("refused");
     assert_eq!(error.to_string(), "invalid_grant: Session not active");
     assert!(session.token().is_some(), "the old token is kept");
 }
@@ -230,7 +244,10 @@ fn deferred_updates_have_one_deliverer_at_a_time_in_order() {
     let (mut a, mut b) = (false, false);
     let first = session.next_deferred_update(&mut a).expect("a delivers");
     assert_eq!(first.kind(), UpdateKind::Fetched);
-    assert!(session.next_deferred_update(&mut b).is_none(), "b leaves it to a");
+    assert!(
+        session.next_deferred_update(&mut b).is_none(),
+        "b leaves it to a"
+    );
     let second = session.next_deferred_update(&mut a).expect("in order");
     assert_eq!(second.kind(), UpdateKind::Refreshed);
     assert!(session.next_deferred_update(&mut a).is_none());

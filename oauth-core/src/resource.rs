@@ -1,0 +1,218 @@
+//! A resource request under construction, for adapters whose requests are buffered (so that a
+//! request refused with `401 invalid_token` can be replayed once): the URL, headers, query and
+//! body checked once, then signed per attempt with the session's [`Bearer`] (RFC 6750 §2).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use http::header::{CONTENT_TYPE, HeaderName};
+use http::{HeaderValue, Method, Request, Uri};
+use url::{Url, form_urlencoded};
+
+use crate::client::ClientConfig;
+use crate::error::{ConfigError, Error};
+use crate::rfc6750::Bearer;
+
+/// A resource request being built: nothing is checked until [`prepare`](Self::prepare), so
+/// builder methods never fail.
+///
+/// `Debug` shows the method, the URL without its query, and header names only.
+pub struct ResourceRequest {
+    method: Method,
+    target: Result<Uri, ConfigError>,
+    extra_query: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    invalid_header: bool,
+    timeout: Option<Duration>,
+}
+
+/// A checked resource request, signed afresh for each attempt.
+#[derive(Debug)]
+pub struct PreparedRequest {
+    template: Request<Vec<u8>>,
+    has_body: bool,
+    timeout: Option<Duration>,
+}
+
+impl ResourceRequest {
+    /// A request with `method` to `url` (an absolute `http` or `https` URL).
+    #[must_use]
+    pub fn new(method: Method, url: &str) -> Self {
+        Self {
+            method,
+            target: parse_target(url),
+            extra_query: String::new(),
+            headers: Vec::new(),
+            invalid_header: false,
+            timeout: None,
+        }
+    }
+
+    /// Adds a header; an invalid name or value is reported by [`prepare`](Self::prepare).
+    pub fn header(&mut self, name: &str, value: &str) {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(name), Ok(value)) => self.headers.push((name, value)),
+            _ => self.invalid_header = true,
+        }
+    }
+
+    /// Sets `Content-Type`.
+    pub fn content_type(&mut self, value: &'static str) {
+        self.headers
+            .push((CONTENT_TYPE, HeaderValue::from_static(value)));
+    }
+
+    /// Appends a query parameter.
+    pub fn query(&mut self, name: &str, value: &str) {
+        form_urlencoded::Serializer::for_suffix(&mut self.extra_query, 0).append_pair(name, value);
+    }
+
+    /// A timeout for this request alone.
+    pub fn timeout(&mut self, timeout: Duration) {
+        self.timeout = Some(timeout);
+    }
+
+    /// Checks the request (a valid URL, valid headers, a transport `config` allows to carry
+    /// the token) and fixes its `body` (`None`: no body at all, not even `Content-Length: 0`).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming what is wrong.
+    pub fn prepare(
+        self,
+        config: &ClientConfig,
+        body: Option<Vec<u8>>,
+    ) -> Result<PreparedRequest, Error> {
+        if self.invalid_header {
+            return Err(ConfigError::InvalidHeaderValue("request header").into());
+        }
+        let target = with_query(self.target?, &self.extra_query)?;
+        config.check_uri_security(&target)?;
+        let has_body = body.is_some();
+        let mut template = Request::new(body.unwrap_or_default());
+        *template.method_mut() = self.method;
+        *template.uri_mut() = target;
+        for (name, value) in self.headers {
+            template.headers_mut().append(name, value);
+        }
+        Ok(PreparedRequest {
+            template,
+            has_body,
+            timeout: self.timeout,
+        })
+    }
+}
+
+impl PreparedRequest {
+    /// The request signed with `bearer`, ready to send.
+    #[must_use]
+    pub fn signed(&self, bearer: &Bearer) -> Request<Vec<u8>> {
+        let mut request = Request::new(self.template.body().clone());
+        *request.method_mut() = self.template.method().clone();
+        *request.uri_mut() = self.template.uri().clone();
+        request.headers_mut().clone_from(self.template.headers());
+        bearer.authorize(&mut request);
+        request
+    }
+
+    /// Whether the request was given a body, even an empty one (`call()` sends none at all,
+    /// not even `Content-Length: 0`).
+    #[must_use]
+    pub fn has_body(&self) -> bool {
+        self.has_body
+    }
+
+    /// The timeout set for this request, if any.
+    #[must_use]
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+}
+
+impl fmt::Debug for ResourceRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self.target.as_ref().ok().map(|uri| {
+            let query = uri.query().is_some() || !self.extra_query.is_empty();
+            format!(
+                "{}://{}{}{}",
+                uri.scheme_str().unwrap_or_default(),
+                uri.authority().map_or("", |a| a.as_str()),
+                uri.path(),
+                if query { "?[redacted]" } else { "" }
+            )
+        });
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ResourceRequest")
+            .field("method", &self.method)
+            .field("url", &url)
+            .field("header_names", &names)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientConfig {
+    /// [`check_transport_security`](Self::check_transport_security) for a request URI, without
+    /// parsing it again as a URL (the hot path of every resource request).
+    ///
+    /// # Errors
+    /// [`ConfigError::InsecureEndpoint`] for plain http to a non-loopback host.
+    pub fn check_uri_security(&self, uri: &Uri) -> Result<(), ConfigError> {
+        let host = uri.host().unwrap_or_default();
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if uri.scheme_str() == Some("https") || self.allow_insecure_http || loopback {
+            Ok(())
+        } else {
+            Err(ConfigError::InsecureEndpoint {
+                host: host.to_owned(),
+            })
+        }
+    }
+}
+
+fn invalid_url(reason: impl fmt::Display) -> ConfigError {
+    ConfigError::InvalidUrl {
+        what: "request",
+        reason: reason.to_string(),
+    }
+}
+
+/// The URI as given when it is already a plain absolute `http(s)` URI (the fast path); else
+/// normalised by the URL parser first (IDNA, spaces, …).
+fn parse_target(url: &str) -> Result<Uri, ConfigError> {
+    let absolute =
+        |uri: &Uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some();
+    if let Some(uri) = Uri::try_from(url).ok().filter(absolute) {
+        return Ok(uri);
+    }
+    let normalised = Url::parse(url).map_err(invalid_url)?;
+    let uri = Uri::try_from(normalised.as_str()).map_err(invalid_url)?;
+    if absolute(&uri) {
+        Ok(uri)
+    } else {
+        Err(invalid_url("not an http or https URL with a host"))
+    }
+}
+
+fn with_query(target: Uri, extra_query: &str) -> Result<Uri, ConfigError> {
+    if extra_query.is_empty() {
+        return Ok(target);
+    }
+    let separator = match target.query() {
+        Some(query) if !query.is_empty() => "&",
+        _ => "",
+    };
+    let with = format!(
+        "{}://{}{}?{}{separator}{extra_query}",
+        target.scheme_str().unwrap_or_default(),
+        target.authority().map_or("", |a| a.as_str()),
+        target.path(),
+        target.query().unwrap_or_default(),
+    );
+    Uri::try_from(with).map_err(invalid_url)
+}
