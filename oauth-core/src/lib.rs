@@ -46,6 +46,7 @@ mod builder;
 mod client;
 mod error;
 pub mod flow;
+pub mod hooks;
 pub mod jose;
 pub mod oidc;
 pub mod resource;

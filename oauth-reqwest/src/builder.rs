@@ -1,33 +1,15 @@
 //! The session builder: the core's client configuration (shared setters), the two reqwest
 //! clients, limits, the update hook and the provider's key cache.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
-use oauth_core::oidc::JwksCache;
-use oauth_core::{BearerPlacement, ClientConfig, ConfigError, Token, TokenSession, TokenUpdate};
+use oauth_core::hooks::UpdateHooks;
+use oauth_core::{BearerPlacement, ClientConfig, ConfigError, SessionSettings};
 
 use crate::Error;
-use crate::endpoint::Limits;
-use crate::session::{Clients, OAuth2Session};
+use crate::endpoint::{Clients, Limits};
+use crate::session::OAuth2Session;
 use crate::tls::install_crypto_provider;
-
-/// The largest token, revocation or introspection response read (1 MiB): an endpoint that
-/// sends more is broken or hostile.
-pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
-/// The default timeout of one whole HTTP call, from connecting to the end of the body.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-type HookFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// The user's update hook.
-pub(crate) enum UpdateHook {
-    /// Runs while the session's state is locked: in order, and must be short.
-    Blocking(Box<dyn Fn(&TokenUpdate) + Send + Sync>),
-    /// Awaited after the state is unlocked, one at a time, in the order of the changes.
-    Async(Box<dyn Fn(TokenUpdate) -> HookFuture + Send + Sync>),
-}
 
 /// Builds an [`OAuth2Session`].
 ///
@@ -35,51 +17,26 @@ pub(crate) enum UpdateHook {
 /// [`client_secret_basic`](Self::client_secret_basic), [`leeway`](Self::leeway), …) are the
 /// same in every adapter; an invalid value is reported by [`build`](Self::build).
 #[must_use]
+#[derive(Debug)]
 pub struct SessionBuilder {
-    config: Result<ClientConfig, ConfigError>,
+    settings: SessionSettings,
     client: Option<reqwest::Client>,
     endpoint_client: Option<reqwest::Client>,
-    timeout: Duration,
-    body_limit: u64,
-    hook: Option<UpdateHook>,
-    token: Option<Token>,
-    jwks: JwksCache,
-}
-
-impl std::fmt::Debug for SessionBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionBuilder")
-            .field("config", &self.config)
-            .field("timeout", &self.timeout)
-            .field("body_limit", &self.body_limit)
-            .field("token", &self.token)
-            .finish_non_exhaustive()
-    }
+    hooks: UpdateHooks,
 }
 
 impl SessionBuilder {
     pub(crate) fn new(client_id: String) -> Self {
         Self {
-            config: Ok(ClientConfig::new(client_id)),
+            settings: SessionSettings::new(client_id),
             client: None,
             endpoint_client: None,
-            timeout: DEFAULT_TIMEOUT,
-            body_limit: DEFAULT_BODY_LIMIT,
-            hook: None,
-            token: None,
-            jwks: JwksCache::default(),
+            hooks: UpdateHooks::default(),
         }
     }
 
-    oauth_core::client_config_setters!();
-
-    fn map_config(
-        mut self,
-        f: impl FnOnce(ClientConfig) -> Result<ClientConfig, ConfigError>,
-    ) -> Self {
-        self.config = self.config.and_then(f);
-        self
-    }
+    oauth_core::session_builder_setters!();
+    oauth_core::hook_setters!();
 
     /// Sends resource requests (`get`, `post`, …) with this client: its pool, proxy, TLS,
     /// default headers, timeouts and redirect policy. reqwest drops `Authorization` on any
@@ -124,67 +81,9 @@ impl SessionBuilder {
         self
     }
 
-    /// The timeout of one whole HTTP call (default [`DEFAULT_TIMEOUT`]): token-endpoint calls
-    /// always, resource requests when the session builds its own client.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The largest token, revocation or introspection response read (default
-    /// [`DEFAULT_BODY_LIMIT`]).
-    pub fn body_limit(mut self, bytes: u64) -> Self {
-        self.body_limit = bytes;
-        self
-    }
-
-    /// Called once per real token change (fetch, refresh, re-fetch), to persist the token.
-    /// It runs while the session's state is locked, so updates arrive in order and no request
-    /// sees the new token before the hook does: keep it short and never block on IO here (use
-    /// [`on_token_update_async`](Self::on_token_update_async) for a database). Replaces an
-    /// async hook set before.
-    ///
-    /// **Do not call back into the session from this hook** (`token`, `set_token`,
-    /// `refresh_at`, a request, …, on this session or a clone): the call would wait for the
-    /// lock the hook runs under, and deadlock. Copy what you need out of the
-    /// [`TokenUpdate`] instead, or use the async hook, which runs after the lock is released.
-    pub fn on_token_update(mut self, hook: impl Fn(&TokenUpdate) + Send + Sync + 'static) -> Self {
-        self.hook = Some(UpdateHook::Blocking(Box::new(hook)));
-        self
-    }
-
-    /// Like [`on_token_update`](Self::on_token_update), for hooks that await (a database
-    /// write). The hook's future is awaited after the new token is in place (requests already
-    /// use it), one hook at a time and in the order of the changes; `fetch_token` and
-    /// `refresh_token` return only once the hook for their change has finished. The hook
-    /// handles its own errors. Replaces a blocking hook set before.
-    pub fn on_token_update_async<F, Fut>(mut self, hook: F) -> Self
-    where
-        F: Fn(TokenUpdate) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.hook = Some(UpdateHook::Async(Box::new(move |update| {
-            Box::pin(hook(update))
-        })));
-        self
-    }
-
-    /// Starts with this token (a persisted one, say). The hook is not called for it.
-    pub fn token(mut self, token: Token) -> Self {
-        self.token = Some(token);
-        self
-    }
-
-    /// How long the provider's keys are cached, and the least time between two fetches caused
-    /// by ID tokens with an unknown `kid` (defaults: 10 minutes and 1 minute).
-    pub fn jwks_cache(mut self, ttl: Duration, min_refetch_interval: Duration) -> Self {
-        self.jwks = JwksCache::new(ttl, min_refetch_interval);
-        self
-    }
-
     /// The configuration so far, or the first error a setter met.
     pub(crate) fn config(&self) -> Result<ClientConfig, ConfigError> {
-        self.config.clone()
+        self.settings.config.clone()
     }
 
     /// The client for endpoint calls made before `build` (discovery): the user's endpoint
@@ -193,15 +92,15 @@ impl SessionBuilder {
         if let Some(client) = &self.endpoint_client {
             return Ok(client.clone());
         }
-        let client = own_endpoint_client(self.timeout)?;
+        let client = own_endpoint_client(self.settings.timeout)?;
         self.endpoint_client = Some(client.clone());
         Ok(client)
     }
 
     pub(crate) fn limits(&self) -> Limits {
         Limits {
-            timeout: self.timeout,
-            body_limit: self.body_limit,
+            timeout: self.settings.timeout,
+            body_limit: self.settings.body_limit,
         }
     }
 
@@ -215,36 +114,28 @@ impl SessionBuilder {
     /// # Errors
     /// The first configuration error met by the setters (an invalid endpoint URL, say), or
     /// [`Error::Transport`] when reqwest cannot build a client (no TLS backend, say).
-    pub fn build(self) -> Result<OAuth2Session, Error> {
-        let config = self.config?;
+    pub fn build(mut self) -> Result<OAuth2Session, Error> {
+        let state = self.settings.session(self.hooks.is_set())?;
+        let (limits, config) = (self.limits(), state.config());
         let resource = match self.client {
             Some(client) => client,
             None => {
                 install_crypto_provider();
-                own_resource_client(self.timeout, config.configured_bearer_placement())?
+                own_resource_client(limits.timeout, config.configured_bearer_placement())?
             }
         };
         let endpoint = match self.endpoint_client {
             Some(client) => client,
-            None => own_endpoint_client(self.timeout)?,
+            None => own_endpoint_client(limits.timeout)?,
         };
         let token_endpoint = config.configured_token_endpoint().cloned();
-        let mut state = TokenSession::new(config);
-        if let Some(token) = self.token {
-            let _ = state.set_token(token);
-        }
-        Ok(OAuth2Session::new(
-            state,
-            Clients {
-                resource,
-                endpoint,
-                timeout: self.timeout,
-                body_limit: self.body_limit,
-                token_endpoint,
-            },
-            self.hook,
-            self.jwks,
-        ))
+        let clients = Clients {
+            resource,
+            endpoint,
+            limits,
+            token_endpoint,
+        };
+        Ok(OAuth2Session::new(state, clients, self.hooks))
     }
 }
 

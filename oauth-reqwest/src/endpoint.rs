@@ -7,22 +7,23 @@ use std::time::Duration;
 use oauth_core::http::{Request, Response};
 
 use crate::Error;
-use crate::session::Clients;
+
+/// The transport half of a session: two reqwest clients and the limits of endpoint calls.
+pub(crate) struct Clients {
+    /// Resource requests.
+    pub(crate) resource: reqwest::Client,
+    /// Token, revocation, introspection, discovery, JWKS and userinfo calls: no redirects.
+    pub(crate) endpoint: reqwest::Client,
+    pub(crate) limits: Limits,
+    /// The configured token endpoint, parsed once.
+    pub(crate) token_endpoint: Option<reqwest::Url>,
+}
 
 impl Clients {
     /// Sends one endpoint request; error statuses are answers for the core to read.
     pub(crate) async fn call(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let limits = Limits {
-            timeout: self.timeout,
-            body_limit: self.body_limit,
-        };
-        call_endpoint(
-            &self.endpoint,
-            request,
-            limits,
-            self.token_endpoint.as_ref(),
-        )
-        .await
+        let known = self.token_endpoint.as_ref();
+        call_endpoint(&self.endpoint, request, self.limits, known).await
     }
 }
 

@@ -148,7 +148,7 @@ mod request;
 mod session;
 mod tls;
 
-pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, SessionBuilder};
+pub use builder::SessionBuilder;
 pub use error::Error;
 #[cfg(feature = "middleware")]
 pub use middleware::OAuth2Middleware;
@@ -156,8 +156,13 @@ pub use request::RequestBuilder;
 pub use session::OAuth2Session;
 pub use tls::install_crypto_provider;
 
-pub use oauth_core::oidc::{AuthorizationRequest, IdTokenClaims, PendingAuthorization, UserInfo};
-pub use oauth_core::{self, Grant, Token, TokenRef, TokenUpdate, UpdateKind};
+pub use oauth_core::oidc::{
+    AuthorizationRequest, IdTokenClaims, IdTokenExpectations, PendingAuthorization, UserInfo,
+};
+pub use oauth_core::{
+    self, AccessToken, ClientConfig, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Grant, IdToken,
+    Introspection, OAuthError, Token, TokenRef, TokenUpdate, UpdateKind,
+};
 pub use reqwest;
 /// The rustls reqwest links, to install a crypto provider before building your own client.
 #[cfg(feature = "rustls")]

@@ -66,9 +66,8 @@ impl Middleware for OAuth2Middleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let session = &self.session;
-        session
-            .check_transport_security(request.url())
-            .map_err(middleware_error)?;
+        let secure = session.config().check_transport_security(request.url());
+        secure.map_err(|e| middleware_error(e.into()))?;
         let spare = request.try_clone();
         let bearer = session.authorize().await.map_err(middleware_error)?;
         sign(&mut request, &bearer).map_err(middleware_error)?;

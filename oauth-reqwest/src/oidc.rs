@@ -1,22 +1,18 @@
 //! OpenID Connect on the async session: discovery, the authorization URL, the code exchange
 //! with ID token validation, and userinfo. The decisions are the core's
-//! ([`oauth_core::oidc`]); this file fetches what the core asks for, and never holds a `std`
-//! lock across an `.await`.
+//! ([`oauth_core::flow`]); each method drives one of its flows.
 
-use std::time::SystemTime;
-
+use oauth_core::flow::{Login, Userinfo, ValidateIdToken};
 use oauth_core::oidc::{
-    AUTHORIZATION_ENTROPY, AuthorizationRequest, CodeExchange, IdTokenClaims, IdTokenExpectations,
-    IdTokenStep, IdTokenVerifier, MetadataKind, PendingAuthorization, UserInfo, authorization_url,
-    discovery_request, parse_discovery_response, parse_userinfo_response, userinfo_request,
+    AUTHORIZATION_ENTROPY, AuthorizationRequest, IdTokenClaims, IdTokenExpectations, MetadataKind,
+    PendingAuthorization, UserInfo, authorization_url, discovery_request, parse_discovery_response,
 };
 use oauth_core::url::Url;
-use oauth_core::{AccessToken, Exchange, IdToken, Token, UsageError, parse_token_response};
+use oauth_core::{AccessToken, IdToken, Token};
 use ring::rand::SecureRandom as _;
 
 use crate::builder::SessionBuilder;
 use crate::endpoint::call_endpoint;
-use crate::session::Detachable;
 use crate::{Error, OAuth2Session};
 
 impl SessionBuilder {
@@ -87,36 +83,7 @@ impl OAuth2Session {
         pending: PendingAuthorization,
         callback_url: &str,
     ) -> Result<Token, Error> {
-        let CodeExchange {
-            grant,
-            expectations,
-        } = pending.callback(callback_url)?;
-        let exchange = self.lock().fetch(&grant)?;
-        let session = self.clone();
-        Detachable::new(async move { session.finish_login(exchange, expectations).await }).await
-    }
-
-    /// The token request, the ID token check, then the commit.
-    async fn finish_login(
-        self,
-        exchange: Exchange,
-        expectations: IdTokenExpectations,
-    ) -> Result<Token, Error> {
-        // A fetch is not an in-flight renewal (nobody waits on it), so an error on the way
-        // needs no report to the core; reporting one would overwrite the failure a renewal's
-        // waiters are about to share.
-        let (ticket, request) = exchange.into_parts();
-        let sent_at = SystemTime::now();
-        let response = self.clients().call(request).await?;
-        let token = parse_token_response(&response, sent_at)?;
-        let claims = match expectations.id_token_of(&token)? {
-            Some(id_token) => Some(
-                self.validate_id_token(id_token, &expectations, Some(token.access_token()))
-                    .await?,
-            ),
-            None => None,
-        };
-        self.commit_login(&ticket, token, claims).await
+        self.drive(Login::new(pending, callback_url)?).await
     }
 
     /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code),
@@ -139,27 +106,13 @@ impl OAuth2Session {
     /// changed after it: see [`id_token_claims`](Self::id_token_claims)); the server's OAuth error; a
     /// response about another subject; a transport error.
     pub async fn userinfo(&self) -> Result<UserInfo, Error> {
-        let sub = self.lock().id_token_claims().map(|c| c.sub().to_owned());
-        let sub = sub.ok_or(UsageError::NoIdToken)?;
-        let mut replayed = false;
-        loop {
-            let bearer = self.authorize().await?;
-            let request = userinfo_request(self.config(), bearer.access_token())?;
-            let response = self.clients().call(request).await?;
-            if !replayed
-                && self.verdict_is_replay(&bearer, false, response.status(), response.headers())
-            {
-                replayed = true;
-                continue;
-            }
-            return Ok(parse_userinfo_response(&response, &sub)?);
-        }
+        self.drive(Userinfo::new()).await
     }
 
-    /// Validates an ID token against the provider's keys, fetching them when missing or stale,
-    /// and once more when the token names a `kid` the cached set lacks (at most once per
-    /// [`jwks_cache`](SessionBuilder::jwks_cache) interval: a flood of made-up `kid`s is not a
-    /// flood of requests). Concurrent callers share one fetch.
+    /// Validates an ID token against the provider's keys ([`ValidateIdToken`]), fetching them
+    /// when missing or stale, and once more when the token names a `kid` the cached set lacks
+    /// (at most once per [`jwks_cache`](SessionBuilder::jwks_cache) interval: a flood of
+    /// made-up `kid`s is not a flood of requests). Concurrent callers share one fetch.
     ///
     /// # Errors
     /// [`oauth_core::Error::IdToken`] naming the failed check, or a transport error.
@@ -169,50 +122,9 @@ impl OAuth2Session {
         expectations: &IdTokenExpectations,
         access_token: Option<&AccessToken>,
     ) -> Result<IdTokenClaims, Error> {
-        let config = self.config();
-        let verifier = IdTokenVerifier::new(config)?;
-        // The cache is locked only for this synchronous call, never across an `.await`.
-        let step = |just_fetched| {
-            self.jwks().validate_id_token(
-                config,
-                &verifier,
-                id_token,
-                expectations,
-                access_token,
-                SystemTime::now(),
-                just_fetched,
-            )
-        };
-        let mut turn = None;
-        let mut just_fetched = false;
-        // Three rounds at most: the first look; the same look again once this caller's turn
-        // to fetch has come (another caller may have fetched meanwhile: the fetch is shared,
-        // and the unknown-`kid` rate limit holds under concurrency); the last after the fetch,
-        // when the core asks for no other.
-        for _ in 0..3 {
-            let request = match step(just_fetched)? {
-                IdTokenStep::Validated(claims) => return Ok(claims),
-                IdTokenStep::Fetch(request) => request,
-                _ => return Err(Error::UnknownStep("an ID token step")),
-            };
-            if just_fetched {
-                break;
-            }
-            if turn.is_none() {
-                turn = Some(self.jwks_fetch_turn().await);
-                continue;
-            }
-            let response = self
-                .clients()
-                .call(request)
-                .await
-                .inspect_err(|_| self.jwks().handle_jwks_failure(SystemTime::now()))?;
-            self.jwks()
-                .handle_jwks_response(&response, SystemTime::now())?;
-            drop(turn.take());
-            just_fetched = true;
-        }
-        Err(Error::UnknownStep("a second key fetch for one ID token"))
+        let (id_token, access_token) = (id_token.clone(), access_token.cloned());
+        let flow = ValidateIdToken::new(id_token, expectations.clone(), access_token);
+        self.drive(flow).await
     }
 }
 
@@ -246,7 +158,7 @@ mod tests {
         assert!(
             matches!(
                 &error,
-                Error::Core(oauth_core::Error::Usage(UsageError::NoIdToken))
+                Error::Core(oauth_core::Error::Usage(oauth_core::UsageError::NoIdToken))
             ),
             "{error}"
         );

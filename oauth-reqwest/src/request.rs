@@ -97,7 +97,7 @@ impl RequestBuilder {
     pub async fn send(self) -> Result<reqwest::Response, Error> {
         let session = self.session;
         let mut request = self.inner.build()?;
-        session.check_transport_security(request.url())?;
+        session.config().check_transport_security(request.url())?;
         // Kept before signing, for a replay with the renewed token.
         let spare = request.try_clone();
         let bearer = session.authorize().await?;

@@ -20,10 +20,6 @@ pub enum Error {
     /// The operating system gave no randomness for `state`, PKCE and `nonce`.
     #[error("the operating system's random number generator failed")]
     Entropy,
-    /// The core asked for a step this version of the adapter does not know (the core grew a
-    /// new one): update the adapter.
-    #[error("the protocol core asked for {0}, which this adapter does not know")]
-    UnknownStep(&'static str),
     /// A request body could not be serialised to JSON.
     #[error("request body is not serialisable as JSON: {0}")]
     Json(#[from] serde_json::Error),
