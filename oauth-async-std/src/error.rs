@@ -5,8 +5,6 @@
 use std::io;
 use std::time::Duration;
 
-use oauth_core::OAuthError;
-
 /// Everything an [`OAuth2Session`](crate::OAuth2Session) call can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -30,37 +28,9 @@ pub enum Error {
     /// sent. Retry; if it persists, the system's entropy source is broken.
     #[error("the operating system's random number generator failed")]
     Entropy,
-    /// The core asked for an OpenID Connect step this adapter does not know (a key fetch after
-    /// a fetch, or a new kind of step): the adapter and `oauth-core` do not fit. Upgrade the
-    /// adapter.
-    #[error("the protocol core asked for a step this adapter does not know: {0}")]
-    UnknownStep(&'static str),
 }
 
-impl Error {
-    /// The OAuth error the server sent, if this is one (`e.oauth_error().map(|e| e.error())`
-    /// is `Some("invalid_grant")` for a removed session).
-    #[must_use]
-    pub fn oauth_error(&self) -> Option<&OAuthError> {
-        match self {
-            Self::Core(e) => e.oauth_error(),
-            _ => None,
-        }
-    }
-
-    /// True when the user must authenticate again (see
-    /// [`oauth_core::Error::requires_reauthentication`]).
-    #[must_use]
-    pub fn requires_reauthentication(&self) -> bool {
-        matches!(self, Self::Core(e) if e.requires_reauthentication())
-    }
-}
-
-impl From<oauth_core::ConfigError> for Error {
-    fn from(e: oauth_core::ConfigError) -> Self {
-        Self::Core(e.into())
-    }
-}
+oauth_core::adapter_error!(Error);
 
 /// Why an HTTP call failed. Messages name the origin (`scheme://host:port`), never the path or
 /// query, where a token may travel.

@@ -94,7 +94,7 @@ mod transport;
 
 pub use error::{Error, TransportError};
 pub use request::RequestBuilder;
-pub use session::{DEFAULT_BODY_LIMIT, OAuth2Session, SessionBuilder};
+pub use session::{OAuth2Session, SessionBuilder};
 pub use transport::{
     Body, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, DEFAULT_RESPONSE_BODY_LIMIT,
     DEFAULT_TIMEOUT, HttpClient, HttpClientBuilder,
@@ -104,5 +104,10 @@ pub use transport::{
 /// [`HttpClientBuilder::tls_config`].
 #[cfg(feature = "rustls")]
 pub use futures_rustls::rustls;
-pub use oauth_core::oidc::{AuthorizationRequest, IdTokenClaims, PendingAuthorization, UserInfo};
-pub use oauth_core::{self, Grant, Token, TokenRef, TokenUpdate, UpdateKind};
+pub use oauth_core::oidc::{
+    AuthorizationRequest, IdTokenClaims, IdTokenExpectations, PendingAuthorization, UserInfo,
+};
+pub use oauth_core::{
+    self, AccessToken, ClientConfig, DEFAULT_BODY_LIMIT, Grant, IdToken, Introspection, OAuthError,
+    Token, TokenRef, TokenUpdate, UpdateKind,
+};

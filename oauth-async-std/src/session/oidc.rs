@@ -1,34 +1,17 @@
 //! OpenID Connect on the async session: discovery, the authorization URL, the code exchange
 //! with ID token validation, and userinfo. The decisions are the core's
-//! ([`oauth_core::oidc`]); this file fetches what the core asks for. The key cache and the
-//! claims sit behind `std` mutexes locked only for the core's synchronous calls, never across
-//! an `.await`.
-//!
-//! ```text
-//!  exchange_code(pending, callback)
-//!     │ pending.callback(url): state, iss, error           (core; nothing sent on failure)
-//!     │ core.fetch(code grant) ─► spawned task: POST token endpoint
-//!     │     parse_token_response ─► validate_id_token: JwksCache says Use ─► claims
-//!     │                                                        └► Fetch ─► GET jwks_uri, again
-//!     └ only then: core.commit_token, claims stored, sync hook, wake waiters, async hook
-//! ```
+//! ([`oauth_core::flow`]); each method drives one of its flows.
 
-use std::panic::resume_unwind;
-use std::sync::{Arc, MutexGuard};
-use std::time::SystemTime;
-
+use oauth_core::flow::{Login, Userinfo, ValidateIdToken};
 use oauth_core::oidc::{
-    AUTHORIZATION_ENTROPY, AuthorizationRequest, CodeExchange, IdTokenClaims, IdTokenExpectations,
-    IdTokenStep, IdTokenVerifier, JwksCache, MetadataKind, PendingAuthorization, UserInfo,
-    authorization_url, discovery_request, parse_discovery_response, parse_userinfo_response,
-    userinfo_request,
+    AUTHORIZATION_ENTROPY, AuthorizationRequest, IdTokenClaims, IdTokenExpectations, MetadataKind,
+    PendingAuthorization, UserInfo, authorization_url, discovery_request, parse_discovery_response,
 };
 use oauth_core::url::Url;
-use oauth_core::{AccessToken, Exchange, IdToken, Token, UsageError, parse_token_response};
+use oauth_core::{AccessToken, IdToken, Token};
 use ring::rand::SecureRandom as _;
 
-use super::exchange::{Outcome, announce, record};
-use super::{OAuth2Session, SessionBuilder, Shared, lock};
+use super::{OAuth2Session, SessionBuilder};
 use crate::Error;
 
 impl SessionBuilder {
@@ -44,12 +27,10 @@ impl SessionBuilder {
     /// A configuration error already met, a transport error, or a document that is not
     /// metadata for this issuer.
     pub async fn discover(self, issuer: &str) -> Result<Self, Error> {
-        let config = self.config.clone()?;
+        let config = self.settings.config.clone()?;
         let request = discovery_request(&config, issuer, MetadataKind::OpenId)?;
-        let response = self
-            .early_client()
-            .call_endpoint(request, self.body_limit)
-            .await?;
+        let limit = self.settings.body_limit;
+        let response = self.early_client().call_endpoint(request, limit).await?;
         let metadata = parse_discovery_response(&response, issuer)?;
         Ok(self.provider_metadata(&metadata))
     }
@@ -81,7 +62,7 @@ impl OAuth2Session {
         ring::rand::SystemRandom::new()
             .fill(&mut entropy)
             .map_err(|_| Error::Entropy)?;
-        Ok(authorization_url(&self.shared.config, request, &entropy)?)
+        Ok(authorization_url(self.config(), request, &entropy)?)
     }
 
     /// Handles the redirect back from the provider: checks it (state, issuer, error), exchanges
@@ -102,16 +83,7 @@ impl OAuth2Session {
         pending: PendingAuthorization,
         callback_url: &str,
     ) -> Result<Token, Error> {
-        let CodeExchange {
-            grant,
-            expectations,
-        } = pending.callback(callback_url)?;
-        let exchange = self.shared.lock().fetch(&grant)?;
-        let task = async_std::task::spawn(login(Arc::clone(&self.shared), exchange, expectations));
-        match task.await {
-            Ok(outcome) => outcome,
-            Err(panic) => resume_unwind(panic),
-        }
+        self.drive(Login::new(pending, callback_url)?).await
     }
 
     /// The claims of the ID token validated by the last [`exchange_code`](Self::exchange_code),
@@ -121,7 +93,7 @@ impl OAuth2Session {
     /// same grant and keeps them. Claims never describe another grant than the session's.
     #[must_use]
     pub fn id_token_claims(&self) -> Option<IdTokenClaims> {
-        self.shared.lock().id_token_claims().cloned()
+        self.lock().id_token_claims().cloned()
     }
 
     /// Fetches the user's claims from the userinfo endpoint with the session's token
@@ -129,38 +101,17 @@ impl OAuth2Session {
     /// request of the session); their `sub` must be the ID token's.
     ///
     /// # Errors
-    /// [`UsageError::NoIdToken`] without the claims of a login (before an OpenID Connect login,
+    /// [`oauth_core::UsageError::NoIdToken`] without the claims of a login (before an OpenID Connect login,
     /// or once its grant was replaced, see [`id_token_claims`](Self::id_token_claims)); the
     /// server's OAuth error; a response about another subject; a transport error.
     pub async fn userinfo(&self) -> Result<UserInfo, Error> {
-        let sub = self
-            .shared
-            .lock()
-            .id_token_claims()
-            .map(|claims| claims.sub().to_owned());
-        let sub = sub.ok_or_else(|| oauth_core::Error::from(UsageError::NoIdToken))?;
-        // The first attempt, and at most one replay after a refresh.
-        let mut replayed = false;
-        loop {
-            let bearer = self.authorize().await?;
-            let request = userinfo_request(&self.shared.config, bearer.access_token())?;
-            let response = self
-                .shared
-                .client
-                .call_endpoint(request, self.shared.body_limit)
-                .await?;
-            if replayed || !self.needs_replay(&bearer, false, response.status(), response.headers())
-            {
-                return Ok(parse_userinfo_response(&response, &sub)?);
-            }
-            replayed = true;
-        }
+        self.drive(Userinfo::new()).await
     }
 
-    /// Validates an ID token against the provider's keys, fetching them when missing or stale,
-    /// and once more when the token names a `kid` the cached set lacks (at most once per
-    /// [`jwks_cache`](SessionBuilder::jwks_cache) interval: a flood of made-up `kid`s is not a
-    /// flood of requests to the provider).
+    /// Validates an ID token against the provider's keys ([`ValidateIdToken`]), fetching them
+    /// when missing or stale, and once more when the token names a `kid` the cached set lacks
+    /// (at most once per [`jwks_cache`](SessionBuilder::jwks_cache) interval: a flood of
+    /// made-up `kid`s is not a flood of requests). Concurrent callers share one fetch.
     ///
     /// # Errors
     /// [`oauth_core::Error::IdToken`] naming the failed check, or a transport error.
@@ -170,86 +121,10 @@ impl OAuth2Session {
         expectations: &IdTokenExpectations,
         access_token: Option<&AccessToken>,
     ) -> Result<IdTokenClaims, Error> {
-        let config = &self.shared.config;
-        let verifier = IdTokenVerifier::new(config)?;
-        let mut just_fetched = false;
-        // At most two rounds: after a fetch the core never asks for another.
-        for _ in 0..2 {
-            let step = self.jwks().validate_id_token(
-                config,
-                &verifier,
-                id_token,
-                expectations,
-                access_token,
-                SystemTime::now(),
-                just_fetched,
-            )?;
-            match step {
-                IdTokenStep::Validated(claims) => return Ok(claims),
-                IdTokenStep::Fetch(request) if !just_fetched => {
-                    let response = self
-                        .shared
-                        .client
-                        .call_endpoint(request, self.shared.body_limit)
-                        .await
-                        .inspect_err(|_| self.jwks().handle_jwks_failure(SystemTime::now()))?;
-                    self.jwks()
-                        .handle_jwks_response(&response, SystemTime::now())?;
-                    just_fetched = true;
-                }
-                IdTokenStep::Fetch(_) => break,
-                _ => return Err(Error::UnknownStep("an ID token step")),
-            }
-        }
-        Err(Error::UnknownStep("a second key fetch for one ID token"))
+        let (id_token, access_token) = (id_token.clone(), access_token.cloned());
+        let flow = ValidateIdToken::new(id_token, expectations.clone(), access_token);
+        self.drive(flow).await
     }
-
-    fn jwks(&self) -> MutexGuard<'_, JwksCache> {
-        lock(&self.shared.jwks)
-    }
-}
-
-/// The code exchange's task: the token request, the ID token check, then the commit. Nothing
-/// is reported to the core on failure: a fetch is not a renewal other callers wait for.
-async fn login(
-    shared: Arc<Shared>,
-    exchange: Exchange,
-    expectations: IdTokenExpectations,
-) -> Outcome {
-    let session = OAuth2Session { shared };
-    let (ticket, request) = exchange.into_parts();
-    // Before the request leaves: lifetimes count from here (never longer than the server's).
-    let sent_at = SystemTime::now();
-    let checked = async {
-        let response = session
-            .shared
-            .client
-            .call_endpoint(request, session.shared.body_limit)
-            .await?;
-        let token = parse_token_response(&response, sent_at)?;
-        let claims = match expectations.id_token_of(&token)? {
-            Some(id_token) => Some(
-                session
-                    .validate_id_token(id_token, &expectations, Some(token.access_token()))
-                    .await?,
-            ),
-            None => None,
-        };
-        Ok::<_, Error>((token, claims))
-    };
-    let (token, claims) = match checked.await {
-        Ok(checked) => checked,
-        Err(error) => return Ok(Err(error)),
-    };
-    let shared = &session.shared;
-    let (outcome, panic) = {
-        let mut state = shared.lock();
-        let committed = state
-            .commit_login(&ticket, token, claims)
-            .map_err(Error::from);
-        record(shared, committed)
-    };
-    announce(shared, outcome, panic).await
 }
 
 #[cfg(test)]
@@ -279,7 +154,7 @@ mod tests {
         assert!(
             matches!(
                 &error,
-                Error::Core(oauth_core::Error::Usage(UsageError::NoIdToken))
+                Error::Core(oauth_core::Error::Usage(oauth_core::UsageError::NoIdToken))
             ),
             "{error}"
         );
