@@ -1,5 +1,6 @@
 //! The user's token-update hooks, delivered in the order the token changed: a blocking hook
-//! while the session is locked, or an async hook after it is released, one at a time.
+//! while the session is locked, an async hook after it is released, one at a time (both may
+//! be set: the blocking one sees each change first).
 //!
 //! No runtime is involved: the async hook's future is awaited by whatever task delivers.
 
@@ -16,7 +17,7 @@ pub type HookFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A hook awaited after the state is unlocked.
 pub type AsyncHook = dyn Fn(TokenUpdate) -> HookFuture + Send + Sync;
 
-/// The session's update hook, if any: blocking or async (setting one replaces the other).
+/// The session's update hooks: a blocking one, an async one, or both.
 #[derive(Default)]
 pub struct UpdateHooks {
     blocking: Option<Box<BlockingHook>>,
@@ -33,20 +34,14 @@ impl std::fmt::Debug for UpdateHooks {
 }
 
 impl UpdateHooks {
-    /// Sets a blocking hook, replacing any hook set before.
+    /// Sets the blocking hook.
     pub fn set_blocking(&mut self, hook: Box<BlockingHook>) {
-        *self = Self {
-            blocking: Some(hook),
-            deferred: None,
-        };
+        self.blocking = Some(hook);
     }
 
-    /// Sets an async hook, replacing any hook set before.
+    /// Sets the async hook.
     pub fn set_async(&mut self, hook: Box<AsyncHook>) {
-        *self = Self {
-            blocking: None,
-            deferred: Some(hook),
-        };
+        self.deferred = Some(hook);
     }
 
     /// Whether a hook is set (the session then records its updates).
@@ -55,11 +50,15 @@ impl UpdateHooks {
         self.blocking.is_some() || self.deferred.is_some()
     }
 
-    /// Call under the lock after each step: the blocking hook gets every queued change.
+    /// Call under the lock after each step: the blocking hook gets every queued change now,
+    /// and each is queued for the async hook ([`deliver`](Self::deliver)).
     pub fn run_blocking(&self, session: &mut TokenSession) {
-        if let Some(hook) = &self.blocking {
-            while let Some(update) = session.poll_update() {
+        while let Some(update) = session.poll_update() {
+            if let Some(hook) = &self.blocking {
                 hook(&update);
+            }
+            if self.deferred.is_some() {
+                session.defer_update(update);
             }
         }
     }
@@ -114,7 +113,8 @@ macro_rules! hook_setters {
         /// the token. It runs while the session's state is locked, so updates arrive in order
         /// and no request sees the new token before the hook does: keep it short, never block
         /// on IO here, and **do not call back into the session** (that would deadlock). Use
-        /// the async hook for a database. Replaces an async hook set before.
+        /// the async hook for a database. Both hooks may be set: this one sees each change
+        /// first.
         #[must_use]
         pub fn on_token_update(
             mut self,
@@ -126,8 +126,7 @@ macro_rules! hook_setters {
 
         /// Like [`on_token_update`](Self::on_token_update), for hooks that await (a database
         /// write). The hook's future is awaited after the new token is in place, one hook at
-        /// a time and in the order of the changes; it may call into the session. Replaces a
-        /// blocking hook set before.
+        /// a time and in the order of the changes; it may call into the session.
         #[must_use]
         pub fn on_token_update_async<F, Fut>(mut self, hook: F) -> Self
         where

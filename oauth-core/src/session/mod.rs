@@ -85,6 +85,8 @@ pub struct TokenSession {
     /// Token changes not yet given to the update hook, oldest first (kept only when
     /// [`record_updates`](Self::record_updates) is on).
     updates: VecDeque<TokenUpdate>,
+    /// Token changes the blocking hook has seen, waiting for an async hook.
+    deferred: VecDeque<TokenUpdate>,
     record_updates: bool,
     /// Whether some caller is delivering `updates` to a hook that runs outside the lock.
     delivering: bool,
@@ -142,6 +144,7 @@ impl TokenSession {
             claims: None,
             jwks: JwksCache::default(),
             updates: VecDeque::new(),
+            deferred: VecDeque::new(),
             record_updates: false,
             delivering: false,
         }
@@ -173,6 +176,7 @@ impl TokenSession {
         self.record_updates = on;
         if !on {
             self.updates.clear();
+            self.deferred.clear();
         }
     }
 
@@ -182,8 +186,15 @@ impl TokenSession {
         self.updates.pop_front()
     }
 
-    /// The next token change for a hook that runs *outside* the lock (an async hook), one
-    /// deliverer at a time so changes still arrive in order. `delivering` is the caller's own
+    /// Queues a change taken with [`poll_update`](Self::poll_update) for a hook that runs
+    /// outside the lock, read with [`next_deferred_update`](Self::next_deferred_update).
+    pub fn defer_update(&mut self, update: TokenUpdate) {
+        self.deferred.push_back(update);
+    }
+
+    /// The next deferred token change (see [`defer_update`](Self::defer_update)) for a hook
+    /// that runs *outside* the lock (an async hook), one deliverer at a time so changes still
+    /// arrive in order. `delivering` is the caller's own
     /// flag, `false` to start: a caller that gets `Some` has become the deliverer
     /// (`delivering` is set) and calls again after the hook; `None` means nothing to deliver,
     /// or another caller is delivering (it will deliver what was queued meanwhile). A
@@ -193,7 +204,7 @@ impl TokenSession {
         if self.delivering && !*delivering {
             return None;
         }
-        let next = self.updates.pop_front();
+        let next = self.deferred.pop_front();
         self.delivering = next.is_some();
         *delivering = self.delivering;
         next

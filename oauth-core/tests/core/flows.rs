@@ -241,6 +241,9 @@ fn deferred_updates_have_one_deliverer_at_a_time_in_order() {
     let mut session = logged_in(&mut server, &clock);
     clock.advance(Duration::from_secs(55));
     done(server.drive(&mut session, &mut Fetch::refresh(), clock.now())).expect("refresh");
+    while let Some(update) = session.poll_update() {
+        session.defer_update(update);
+    }
     let (mut a, mut b) = (false, false);
     let first = session.next_deferred_update(&mut a).expect("a delivers");
     assert_eq!(first.kind(), UpdateKind::Fetched);
