@@ -8,10 +8,9 @@
 //!
 //! ```text
 //!  session.get(url).call().await
-//!     │  authorize(): core.poll_authorization(now) ─► Ready ───────────► sign, HttpClient::send
-//!     │                                           └► Refresh(request) ─► spawned task: POST token
-//!     │                                                                  endpoint, core.handle_token_response,
-//!     │                                                                  wake waiters, call hooks
+//!     │  drive(flow::Authorize) ─► Done(bearer) ─────────────────► sign, HttpClient::send
+//!     │         (oauth-async-driver)└► Send(renewal) ─► spawned task: POST token endpoint,
+//!     │                                                 core applies it, wake waiters, hooks
 //!     └─ core.handle_resource_response(401 invalid_token) ─► one refresh, one replay
 //!
 //!  HttpClient: hyper 1 HTTP/1.1 over async-std TcpStream (+ futures-rustls), on the async-io
@@ -60,7 +59,8 @@
 //!   crossing the expiry moment cause one refresh request. While the old token is still valid
 //!   (inside the leeway) the others keep using it; once it is not, they wait for the refresh
 //!   and share its result or its error. The state sits in a `std::sync::Mutex` never held
-//!   across an `.await`; waiters sleep on an [`event_listener::Event`].
+//!   across an `.await`; waiters sleep on an `event_listener::Event` (in `oauth-async-driver`,
+//!   the async driver this crate shares with `oauth-reqwest`).
 //! - **Cancellation**: every token exchange runs in its own task. Dropping the future that
 //!   started it (a timeout, a `select!`) does not cancel it: the answer is still applied and
 //!   the waiters still woken. A task that dies before applying it reports the exchange failed.

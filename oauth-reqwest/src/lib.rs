@@ -12,11 +12,10 @@
 //!
 //! ```text
 //!  session.get(url).send().await
-//!     │ authorize(): core.poll_authorization(now) ─► Ready(bearer) ───────► sign, reqwest send
-//!     │   (std mutex, no .await)                  ├► Refresh/Refetch ─────► tokio::spawn(exchange):
-//!     │                                           │                          POST token endpoint (no redirects),
-//!     │                                           │                          core.handle_token_response, notify
-//!     │                                           └► Wait(pending) ───────► Notify, core.poll_pending
+//!     │ drive(flow::Authorize)      ─► Done(bearer) ───────► sign, reqwest send
+//!     │   (oauth-async-driver;      ├► Send(renewal) ──────► tokio::spawn: POST token endpoint
+//!     │    std mutex, no .await)    │                         (no redirects), core applies it
+//!     │                             └► Wait ───────────────► wake-up or wait slice, poll again
 //!     └─ core.handle_resource_response(401 invalid_token) ─► one refresh, one replay
 //! ```
 //!
@@ -83,11 +82,11 @@
 //! ```
 //!
 //! ```text
-//!  exchange_code(pending, callback)
-//!     │ core: pending.callback(url) ─► state, iss, error checked ─► code grant (PKCE verifier)
-//!     │ POST token endpoint ─► core: parse_token_response
-//!     │ core: JwksCache::validate_id_token ─► Fetch(request)? GET jwks_uri (one fetch at a time)
-//!     └ only when valid: core: commit_token ─► update hook ─► waiters woken
+//!  exchange_code(pending, callback) = drive(flow::Login)
+//!     │ Login::new: state, iss, error checked (nothing sent on failure)
+//!     │ Send: POST token endpoint (code + PKCE verifier) ─► parsed
+//!     │ ValidateIdToken: Send GET jwks_uri when keys are missing (one fetch for all callers)
+//!     └ only when valid: core commits token and claims ─► update hook ─► waiters woken
 //! ```
 //!
 //! ## Behaviour

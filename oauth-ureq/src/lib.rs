@@ -8,9 +8,9 @@
 //!
 //! ```text
 //!  session.get(url).call()
-//!     │  authorize(): core.poll_authorization(now) ─► Ready ──────────────► sign, send with ureq
-//!     │                                            └► Refresh(request) ──► POST token endpoint,
-//!     │                                                                    core.handle_token_response
+//!     │  drive(flow::Authorize): poll ─► Done(bearer) ──────────────► sign, send with ureq
+//!     │                               └► Send(renewal) ──► POST token endpoint, handle the
+//!     │                                                     answer, hook, wake waiters, poll
 //!     └─ core.handle_resource_response(401 invalid_token) ─► one refresh, one replay
 //! ```
 //!

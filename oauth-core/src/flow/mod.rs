@@ -188,20 +188,15 @@ impl fmt::Debug for Call {
 }
 
 /// Where a flow with one outstanding call stands after the answer, shared by the flows.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) enum Answer<T> {
     /// No answer yet (or not asked).
+    #[default]
     None,
     /// The answer was read.
     Read(Result<T, Error>),
     /// No answer came.
     Failed,
-}
-
-impl<T> Default for Answer<T> {
-    fn default() -> Self {
-        Self::None
-    }
 }
 
 impl<T> Answer<T> {
