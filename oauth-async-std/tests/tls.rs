@@ -143,7 +143,7 @@ fn session_sends_its_bearer_over_https() {
             .build()
             .expect("session");
         let response = session
-            .get(&format!("https://localhost:{port}/resource"))
+            .get(format!("https://localhost:{port}/resource"))
             .call()
             .await
             .expect("response");

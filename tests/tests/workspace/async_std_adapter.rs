@@ -326,7 +326,7 @@ fn unauthorized_invalid_token_refreshes_once_and_replays_the_body() {
         session.set_token(Token::bearer("unknown-to-the-server").with_refresh_token(refresh_token));
         server.reset_stats().expect("reset");
         let response = session
-            .post(&format!("{}/echo", server.resource_url()))
+            .post(format!("{}/echo", server.resource_url()))
             .send_json(&serde_json::json!({"replayed": "body"}))
             .await
             .expect("request");

@@ -74,10 +74,7 @@ fn confidential_clients_basic_post_and_form_encoded_secret() {
         session
             .fetch_token(Grant::client_credentials())
             .unwrap_or_else(|e| panic!("{client}: {e}"));
-        let response = session
-            .get(&server.resource_url())
-            .call()
-            .expect("resource");
+        let response = session.get(server.resource_url()).call().expect("resource");
         assert_eq!(response.status(), 200, "{client}");
     }
     let wrong = session(&server, "basic-client")
@@ -114,7 +111,7 @@ fn client_credentials_token_is_fetched_again_when_due() {
     wait_for_refresh(&session);
     assert_eq!(
         session
-            .get(&server.resource_url())
+            .get(server.resource_url())
             .call()
             .expect("resource")
             .status(),
@@ -180,7 +177,7 @@ fn unauthorized_invalid_token_refreshes_once_and_replays_the_body() {
     session.set_token(Token::bearer("unknown-to-the-server").with_refresh_token(refresh_token));
     server.reset_stats().expect("reset");
     let mut response = session
-        .post(&format!("{}/echo", server.resource_url()))
+        .post(format!("{}/echo", server.resource_url()))
         .send_json(&serde_json::json!({"replayed": "body"}))
         .expect("request");
     assert_eq!(response.status(), 200);
@@ -205,10 +202,7 @@ fn second_unauthorized_reaches_the_caller_without_a_loop() {
         .token(Token::bearer("stale").with_refresh_token("rt"))
         .build()
         .expect("session");
-    let response = session
-        .get(&stub.url("/resource"))
-        .call()
-        .expect("response");
+    let response = session.get(stub.url("/resource")).call().expect("response");
     assert_eq!(response.status(), 401);
     let paths: Vec<String> = stub.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/resource", "/token", "/resource"]);
@@ -411,7 +405,7 @@ fn bearer_never_follows_a_redirect_to_another_origin() {
         .token(Token::bearer("secret-at"))
         .build()
         .expect("session");
-    let response = session.get(&origin.url("/start")).call().expect("response");
+    let response = session.get(origin.url("/start")).call().expect("response");
     assert_eq!(response.status(), 200);
     assert_eq!(
         origin.requests()[0].header("authorization"),
@@ -456,10 +450,7 @@ fn sequential_requests_reuse_one_connection() {
         .build()
         .expect("session");
     for _ in 0..10 {
-        let mut response = session
-            .get(&stub.url("/resource"))
-            .call()
-            .expect("response");
+        let mut response = session.get(stub.url("/resource")).call().expect("response");
         assert_eq!(response.body_mut().read_to_string().expect("body"), "1");
     }
     assert_eq!(stub.connections(), 1);
@@ -492,7 +483,7 @@ fn a_failed_refresh_inside_the_leeway_serves_the_still_valid_token() {
         .expect("session");
     stub.push(Fault::html_500());
     for _ in 0..2 {
-        let response = session.get(&stub.url("/resource")).call().expect("served");
+        let response = session.get(stub.url("/resource")).call().expect("served");
         assert_eq!(response.status(), 200);
     }
     let paths: Vec<String> = stub.requests().into_iter().map(|r| r.path).collect();
@@ -526,7 +517,7 @@ fn a_users_agent_never_carries_the_bearer_through_a_redirect() {
         .expect("session");
     assert_eq!(
         session
-            .get(&origin.url("/start"))
+            .get(origin.url("/start"))
             .call()
             .expect("response")
             .status(),

@@ -43,7 +43,7 @@ fn code_flow_with_pkce_and_nonce_validates_the_id_token_and_fetches_userinfo() {
     assert_eq!(userinfo.claims()["email"], "admin@example.test");
     assert_eq!(
         session
-            .get(&server.resource_url())
+            .get(server.resource_url())
             .call()
             .expect("resource")
             .status(),

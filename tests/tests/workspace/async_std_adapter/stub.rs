@@ -265,14 +265,14 @@ fn query_pairs_are_form_encoded_and_odd_urls_normalised() {
         .expect("session");
     block_on(async {
         let response = session
-            .get(&stub.url("/r?x=1"))
+            .get(stub.url("/r?x=1"))
             .query("a", "b c&d")
             .call()
             .await
             .expect("get");
         response.into_body().read_to_vec().await.expect("body");
         let response = session
-            .get(&stub.url("/with space"))
+            .get(stub.url("/with space"))
             .call()
             .await
             .expect("get");
@@ -443,7 +443,7 @@ fn a_huge_declared_length_reserves_no_huge_buffer() {
         .build()
         .expect("session");
     let error = block_on(async {
-        let response = session.get(&stub.url("/huge")).call().await?;
+        let response = session.get(stub.url("/huge")).call().await?;
         response.into_body().limit(u64::MAX).read_to_vec().await
     })
     .unwrap_err();
@@ -466,7 +466,7 @@ fn resource_request_timeout_is_a_typed_error() {
         .expect("session");
     let error = block_on(
         session
-            .get(&stub.url("/slow"))
+            .get(stub.url("/slow"))
             .timeout(Duration::from_millis(200))
             .call(),
     )
@@ -504,7 +504,7 @@ fn resource_redirects_are_returned_so_the_bearer_never_reaches_another_origin() 
         .token(Token::bearer("secret-at"))
         .build()
         .expect("session");
-    let response = block_on(session.get(&origin.url("/start")).call()).expect("response");
+    let response = block_on(session.get(origin.url("/start")).call()).expect("response");
     assert_eq!(response.status(), 302);
     assert_eq!(
         response
@@ -570,7 +570,7 @@ fn transport_errors_name_the_origin_not_the_path_or_query() {
         .bearer_placement(oauth_core::BearerPlacement::Query)
         .build()
         .expect("session");
-    let error = block_on(session.get(&format!("http://{closed}/path?q=1")).call()).unwrap_err();
+    let error = block_on(session.get(format!("http://{closed}/path?q=1")).call()).unwrap_err();
     assert!(
         matches!(&error, Error::Transport(TransportError::Connect { .. })),
         "{error}"
