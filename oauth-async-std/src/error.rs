@@ -5,18 +5,8 @@
 use std::io;
 use std::time::Duration;
 
-/// Everything an [`OAuth2Session`](crate::OAuth2Session) call can fail with.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A protocol error from the core: an OAuth error from the server (`Display` is
-    /// `"{error}: {error_description}"`), an unexpected response, configuration or misuse.
-    #[error(transparent)]
-    Core(#[from] oauth_core::Error),
-    /// The HTTP exchange itself failed: connection refused or dropped, timeout, TLS, a body
-    /// over the limit. The session's token is unchanged; retrying later may help.
-    #[error("transport error: {0}")]
-    Transport(#[from] TransportError),
+oauth_core::adapter_error! {
+    transport: TransportError;
     /// A request body could not be serialised to JSON.
     #[error("request body is not serialisable as JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -24,13 +14,7 @@ pub enum Error {
     /// [`Body::read_json`](crate::Body::read_json) is not UTF-8 or not the JSON asked for.
     #[error("response body cannot be decoded: {0}")]
     Decode(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The operating system gave no randomness for `state`, PKCE and `nonce`; nothing was
-    /// sent. Retry; if it persists, the system's entropy source is broken.
-    #[error("the operating system's random number generator failed")]
-    Entropy,
 }
-
-oauth_core::adapter_error!(Error);
 
 /// Why an HTTP call failed. Messages name the origin (`scheme://host:port`), never the path or
 /// query, where a token may travel.

@@ -42,6 +42,7 @@
 //! Errors read like the server meant them: a refresh on a session Keycloak removed is
 //! `invalid_grant: Session not active`.
 
+mod adapter;
 mod builder;
 mod client;
 mod error;

@@ -1,21 +1,8 @@
 //! The adapter's error: a core error (the server refused or misbehaved; configuration; misuse),
 //! a transport error from reqwest, or one of the few things only an async transport can meet.
 
-/// Everything an [`OAuth2Session`](crate::OAuth2Session) call can fail with.
-///
-/// No variant's `Display` or `Debug` shows a token, a secret or a password.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A protocol error from the core: an OAuth error from the server (`Display` is
-    /// `"{error}: {error_description}"`), an unexpected response, configuration or misuse.
-    #[error(transparent)]
-    Core(#[from] oauth_core::Error),
-    /// The HTTP exchange itself failed: connection refused or dropped, timeout, TLS, an invalid
-    /// request (a header value that cannot be sent, a body that does not serialise). The
-    /// session's token is unchanged; retrying later may help.
-    #[error("transport error: {0}")]
-    Transport(#[from] reqwest::Error),
+oauth_core::adapter_error! {
+    transport: reqwest::Error;
     /// An endpoint response (token, revocation, introspection, discovery, JWKS, userinfo) was
     /// larger than the session's body limit
     /// ([`SessionBuilder::body_limit`](crate::SessionBuilder::body_limit)). The endpoint is
@@ -42,10 +29,6 @@ pub enum Error {
     /// The session's token is unchanged.
     #[error("the token exchange was cancelled: its runtime shut down")]
     ExchangeCancelled,
-    /// The operating system gave no randomness for `state`, PKCE and `nonce`; nothing was
-    /// sent. Retry; if it persists, the system's entropy source is broken.
-    #[error("the operating system's random number generator failed")]
-    Entropy,
 }
 
 impl Error {
@@ -55,5 +38,3 @@ impl Error {
         matches!(self, Self::Transport(e) if e.is_timeout())
     }
 }
-
-oauth_core::adapter_error!(Error);

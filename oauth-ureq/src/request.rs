@@ -3,55 +3,14 @@
 use std::time::Duration;
 
 use oauth_core::ResourceVerdict;
-use oauth_core::http::{Method, Request, Response};
-use oauth_core::resource::ResourceRequest;
+use oauth_core::http::{Request, Response};
 use serde::Serialize;
 
 use crate::{Error, OAuth2Session};
 
-/// A resource request under construction. Nothing is sent until [`call`](Self::call),
-/// [`send`](Self::send), [`send_json`](Self::send_json) or [`send_form`](Self::send_form).
-///
-/// Bodies are buffered so that a request refused with `401 invalid_token` can be replayed once
-/// after a refresh.
-///
-/// `Debug` shows the method, the URL without its query, and header names only.
-#[must_use = "a request is sent only by call() or one of the send methods"]
-pub struct RequestBuilder {
-    session: OAuth2Session,
-    request: ResourceRequest,
-}
-
-impl std::fmt::Debug for RequestBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.request.fmt(f)
-    }
-}
+oauth_core::buffered_request_builder!(OAuth2Session);
 
 impl RequestBuilder {
-    pub(crate) fn new(session: OAuth2Session, method: Method, url: &str) -> Self {
-        let request = ResourceRequest::new(method, url);
-        Self { session, request }
-    }
-
-    /// Adds a header. An invalid name or value is reported when the request is sent.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.request.header(name, value);
-        self
-    }
-
-    /// Appends a query parameter.
-    pub fn query(mut self, name: &str, value: &str) -> Self {
-        self.request.query(name, value);
-        self
-    }
-
-    /// A timeout for this request alone (the whole call).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.request.timeout(timeout);
-        self
-    }
-
     /// Sends the request without a body.
     ///
     /// # Errors
@@ -74,8 +33,7 @@ impl RequestBuilder {
     /// # Errors
     /// [`Error::Json`] when `value` does not serialise, else as [`call`](Self::call).
     pub fn send_json(mut self, value: &impl Serialize) -> Result<Response<ureq::Body>, Error> {
-        let body = serde_json::to_vec(value)?;
-        self.request.content_type("application/json");
+        let body = self.json_body(value)?;
         self.execute(Some(body))
     }
 
@@ -87,12 +45,8 @@ impl RequestBuilder {
         mut self,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Response<ureq::Body>, Error> {
-        let body = oauth_core::url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        self.request
-            .content_type(oauth_core::rfc6749::FORM_CONTENT_TYPE);
-        self.execute(Some(body.into_bytes()))
+        let body = self.form_body(pairs);
+        self.execute(Some(body))
     }
 
     /// Signs and sends; replays once with a renewed token after a `401 invalid_token`.

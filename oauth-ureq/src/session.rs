@@ -5,12 +5,9 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use oauth_core::flow::{Authorize, EndpointCall, Failed, Fetch, Flow, Next, Operation};
+use oauth_core::flow::{Authorize, Failed, Flow, Next, Operation};
 use oauth_core::http::{Method, Request, Response};
-use oauth_core::{
-    Bearer, ClientConfig, Grant, Introspection, SessionSettings, Token, TokenRef, TokenSession,
-    TokenUpdate,
-};
+use oauth_core::{Bearer, ClientConfig, SessionSettings, TokenSession, TokenUpdate};
 
 use crate::Error;
 use crate::request::RequestBuilder;
@@ -112,61 +109,7 @@ impl OAuth2Session {
         }
     }
 
-    /// Requests a token with `grant` (password, client credentials, …) and makes it the
-    /// session's token ([`Fetch::grant`]). The claims of an earlier login are cleared.
-    ///
-    /// # Errors
-    /// [`Error::Core`] with the server's OAuth error (`invalid_grant: Invalid user
-    /// credentials`, say) or an unexpected response; [`Error::Transport`] when the call fails.
-    /// The session's previous token is kept on any error.
-    pub fn fetch_token(&self, grant: Grant) -> Result<Token, Error> {
-        self.drive(Fetch::grant(grant))
-    }
-
-    /// Refreshes the token now (or fetches a new client-credentials token), even if it is
-    /// still fresh, and even after an `invalid_grant` ([`Fetch::refresh`]).
-    ///
-    /// # Errors
-    /// As [`fetch_token`](Self::fetch_token); [`UsageError::RefreshInFlight`] while another
-    /// refresh is in flight (its result becomes the session's token in a moment).
-    pub fn refresh_token(&self) -> Result<Token, Error> {
-        self.drive(Fetch::refresh())
-    }
-
-    /// Revokes a token (RFC 7009). The session keeps its token until told otherwise.
-    ///
-    /// # Errors
-    /// The server's OAuth error, an unexpected response, or a transport error.
-    pub fn revoke_token(&self, token: TokenRef<'_>) -> Result<(), Error> {
-        self.drive(EndpointCall::revocation(&self.shared.config, token))
-    }
-
-    /// Introspects a token (RFC 7662).
-    ///
-    /// # Errors
-    /// The server's OAuth error, an unexpected response, or a transport error.
-    pub fn introspect_token(&self, token: TokenRef<'_>) -> Result<Introspection, Error> {
-        self.drive(EndpointCall::introspection(&self.shared.config, token))
-    }
-
-    /// The current token.
-    #[must_use]
-    pub fn token(&self) -> Option<Token> {
-        self.lock().token().cloned()
-    }
-
-    /// Replaces the token (the update hook is not called: the caller knows). The claims of an
-    /// earlier login are cleared.
-    pub fn set_token(&self, token: Token) {
-        let _ = self.lock().set_token(token);
-        self.shared.changed.notify_all();
-    }
-
-    /// When the session will refresh its token (`expires_at` minus the clamped leeway).
-    #[must_use]
-    pub fn refresh_at(&self) -> Option<SystemTime> {
-        self.lock().refresh_at()
-    }
+    oauth_core::session_methods!();
 
     /// The client configuration.
     #[must_use]
@@ -185,6 +128,10 @@ impl OAuth2Session {
     /// A request with any method, signed with the session's token when sent.
     pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
         RequestBuilder::new(self.clone(), method, url.as_ref())
+    }
+
+    fn wake_all(&self) {
+        self.shared.changed.notify_all();
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, TokenSession> {

@@ -8,16 +8,14 @@ mod oidc;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::sync::{Arc, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures_lite::FutureExt as _;
 use oauth_async_driver::{BoxFuture, Driver, Runtime};
-use oauth_core::flow::{Authorize, EndpointCall, Fetch, Flow};
+use oauth_core::flow::Authorize;
 use oauth_core::hooks::UpdateHooks;
 use oauth_core::http::{Method, Request, Response};
-use oauth_core::{
-    Bearer, ClientConfig, Grant, Introspection, ResourceVerdict, Token, TokenRef, TokenSession,
-};
+use oauth_core::{Bearer, ClientConfig, TokenSession};
 
 pub use builder::SessionBuilder;
 
@@ -78,67 +76,7 @@ impl OAuth2Session {
         SessionBuilder::new(client_id.into())
     }
 
-    /// Requests a token with `grant` (password, client credentials, …) and makes it the
-    /// session's token ([`Fetch::grant`]). The claims of an earlier login are cleared.
-    ///
-    /// Once sent, the exchange goes on in a task of its own if this future is dropped: its
-    /// token is still stored.
-    ///
-    /// # Errors
-    /// [`Error::Core`] with the server's OAuth error (`invalid_grant: Invalid user
-    /// credentials`, say) or an unexpected response; [`Error::Transport`] when the call fails.
-    /// The session's previous token is kept on any error.
-    pub async fn fetch_token(&self, grant: Grant) -> Result<Token, Error> {
-        self.drive(Fetch::grant(grant)).await
-    }
-
-    /// Refreshes the token now (or fetches a new client-credentials token), even if it is
-    /// still fresh, and even after an `invalid_grant` ([`Fetch::refresh`]).
-    ///
-    /// # Errors
-    /// As [`fetch_token`](Self::fetch_token); [`UsageError::RefreshInFlight`](oauth_core::UsageError::RefreshInFlight)
-    /// while another refresh is in flight (nothing is sent: its result becomes the session's
-    /// token in a moment).
-    pub async fn refresh_token(&self) -> Result<Token, Error> {
-        self.drive(Fetch::refresh()).await
-    }
-
-    /// Revokes a token (RFC 7009). The session keeps its token until told otherwise.
-    ///
-    /// # Errors
-    /// The server's OAuth error, an unexpected response, or a transport error.
-    pub async fn revoke_token(&self, token: TokenRef<'_>) -> Result<(), Error> {
-        self.drive(EndpointCall::revocation(self.config(), token))
-            .await
-    }
-
-    /// Introspects a token (RFC 7662).
-    ///
-    /// # Errors
-    /// The server's OAuth error, an unexpected response, or a transport error.
-    pub async fn introspect_token(&self, token: TokenRef<'_>) -> Result<Introspection, Error> {
-        self.drive(EndpointCall::introspection(self.config(), token))
-            .await
-    }
-
-    /// The current token.
-    #[must_use]
-    pub fn token(&self) -> Option<Token> {
-        self.lock().token().cloned()
-    }
-
-    /// Replaces the token (the update hooks are not called: the caller knows). The claims of
-    /// an earlier login are cleared.
-    pub fn set_token(&self, token: Token) {
-        let _ = self.lock().set_token(token);
-        self.driver.wake_all();
-    }
-
-    /// When the session will refresh its token (`expires_at` minus the clamped leeway).
-    #[must_use]
-    pub fn refresh_at(&self) -> Option<SystemTime> {
-        self.lock().refresh_at()
-    }
+    oauth_core::session_methods!(async, await, driver);
 
     /// The client configuration.
     #[must_use]
@@ -166,30 +104,7 @@ impl OAuth2Session {
     /// The bearer for one resource request ([`Authorize`]): while the token is fresh, one
     /// short lock and no `.await` that suspends.
     pub(crate) fn authorize(&self) -> impl Future<Output = Result<Bearer, Error>> + Send + '_ {
-        self.drive(Authorize::new())
-    }
-
-    /// Gives a resource response to the core: `true` when the request must be replayed.
-    pub(crate) fn needs_replay(
-        &self,
-        bearer: &Bearer,
-        replayed: bool,
-        response: &Response<crate::Body>,
-    ) -> bool {
-        let (status, headers) = (response.status(), response.headers());
-        let verdict = self
-            .lock()
-            .handle_resource_response(bearer, replayed, status, headers);
-        verdict == ResourceVerdict::Replay
-    }
-
-    /// Runs `flow` to its end with the session's driver.
-    pub(crate) async fn drive<F>(&self, flow: F) -> Result<F::Output, Error>
-    where
-        F: Flow + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.driver.drive(flow).await
+        self.driver.drive(Authorize::new())
     }
 
     fn new(client: HttpClient, body_limit: u64, state: TokenSession, hooks: UpdateHooks) -> Self {
