@@ -11,7 +11,7 @@
 //!     │  drive(flow::Authorize) ─► Done(bearer) ─────────────────► sign, HttpClient::send
 //!     │         (oauth-async-driver)└► Send(renewal) ─► spawned task: POST token endpoint,
 //!     │                                                 core applies it, wake waiters, hooks
-//!     └─ core.handle_resource_response(401 invalid_token) ─► one refresh, one replay
+//!     └─ core.handle_resource_response(401 invalid_token) ─► a refresh, a replay
 //!
 //!  HttpClient: hyper 1 HTTP/1.1 over async-std TcpStream (+ futures-rustls), on the async-io
 //!  reactor smol shares; keep-alive pool per origin, bounded; timeouts; body caps; no redirects
@@ -65,7 +65,8 @@
 //!   started it (a timeout, a `select!`) does not cancel it: the answer is still applied and
 //!   the waiters still woken. A task that dies before applying it reports the exchange failed.
 //! - **401**: a resource answer `401` with `WWW-Authenticate: Bearer error="invalid_token"`
-//!   causes one forced refresh and one replay, never a loop.
+//!   causes one forced refresh and one replay (a second one only when another caller renewed
+//!   the token meanwhile), never a loop.
 //! - **Security**: redirects are never followed (token, revocation and introspection calls
 //!   and resource requests alike: a `3xx` is returned to the caller), so the token never
 //!   reaches another origin; token-endpoint bodies capped at 1 MiB, read frame by frame; a

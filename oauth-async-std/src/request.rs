@@ -48,13 +48,13 @@ impl RequestBuilder {
         self.execute(Some(body)).await
     }
 
-    /// Signs and sends; replays once with a renewed token after a `401 invalid_token`.
+    /// Signs and sends; replays (at most twice) after a `401 invalid_token`, as the core says.
     async fn execute(self, body: Option<Vec<u8>>) -> Result<Response<Body>, Error> {
         let session = self.session;
         let prepared = self.request.prepare(session.config(), body)?;
         let client = session.http_client();
         let timeout = prepared.timeout().unwrap_or_else(|| client.timeout());
-        let mut replayed = false;
+        let mut replays = 0;
         loop {
             let bearer = session.authorize().await?;
             let request = prepared.signed(&bearer);
@@ -62,11 +62,11 @@ impl RequestBuilder {
             let (status, headers) = (response.status(), response.headers());
             let verdict = session
                 .lock()
-                .handle_resource_response(&bearer, replayed, status, headers);
+                .handle_resource_response(&bearer, replays, status, headers);
             if verdict != ResourceVerdict::Replay {
                 return Ok(response);
             }
-            replayed = true;
+            replays += 1;
         }
     }
 }

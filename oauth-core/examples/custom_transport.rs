@@ -61,9 +61,9 @@ impl Transport {
         }
     }
 
-    /// GET the resource: the bearer from the core, one replay after a `401` if it says so.
+    /// GET the resource: the bearer from the core, a replay after a `401` when it says so.
     fn get(&mut self, session: &mut TokenSession) -> Result<Response<Vec<u8>>, Error> {
-        let mut replayed = false;
+        let mut replays = 0;
         loop {
             let bearer = self.drive(session, Authorize::new())?;
             let mut request = Request::get(ScriptedServer::RESOURCE)
@@ -73,12 +73,12 @@ impl Transport {
             println!("  GET {} with Authorization: Bearer …", request.uri());
             let response = self.send(&request).map_err(Error::from)?;
             let (status, headers) = (response.status(), response.headers());
-            if session.handle_resource_response(&bearer, replayed, status, headers)
+            if session.handle_resource_response(&bearer, replays, status, headers)
                 != ResourceVerdict::Replay
             {
                 return Ok(response);
             }
-            replayed = true;
+            replays += 1;
         }
     }
 }

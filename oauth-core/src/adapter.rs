@@ -140,7 +140,7 @@ macro_rules! session_methods {
         }
 
         /// The user's claims from the userinfo endpoint ([`Userinfo`]($crate::flow::Userinfo)),
-        /// with the session's token (renewed first when due, replayed once after a `401`
+        /// with the session's token (renewed first when due, replayed after a `401`
         /// `invalid_token`); their `sub` must be the login's.
         ///
         /// # Errors

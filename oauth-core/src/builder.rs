@@ -11,6 +11,9 @@ use crate::token::Token;
 
 /// The default timeout of one whole HTTP call an adapter makes (30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest timeout a setter keeps: longer ones (`Duration::MAX`, say) are clamped to it,
+/// so that no transport overflows computing a deadline. A year is no limit in practice.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// The default cap on an endpoint response (token, revocation, introspection, discovery,
 /// JWKS, userinfo): 1 MiB. An endpoint that sends more is broken or hostile.
 pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
@@ -45,14 +48,19 @@ impl SessionSettings {
         }
     }
 
-    /// The session's state: the configuration, the key cache, the starting token, and update
-    /// recording on when the adapter has a hook to give them to.
+    /// The session's state: the configuration, the key cache, the starting token, update
+    /// recording on when the adapter has a hook to give them to, and no exchange timeout (the
+    /// adapter's driver reports every call).
     ///
     /// # Errors
     /// The first configuration error a setter met.
     pub fn session(&mut self, record_updates: bool) -> Result<TokenSession, ConfigError> {
         let config = self.config.clone()?;
-        let mut session = TokenSession::new(config).with_jwks_cache(std::mem::take(&mut self.jwks));
+        // An adapter's driver reports every call it makes (answered, failed or dropped): an
+        // exchange in flight is alive, however long its transport's timeout.
+        let mut session = TokenSession::new(config)
+            .with_jwks_cache(std::mem::take(&mut self.jwks))
+            .with_exchange_timeout(None);
         session.record_updates(record_updates);
         if let Some(token) = self.token.take() {
             let _ = session.set_token(token);
@@ -78,10 +86,11 @@ macro_rules! session_builder_setters {
         }
 
         /// The timeout of one whole HTTP call: every endpoint call, and resource requests
-        /// sent with a client the session made itself (default 30 s).
+        /// sent with a client the session made itself (default 30 s; at most a year, longer
+        /// values are clamped).
         #[must_use]
         pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.settings.timeout = timeout;
+            self.settings.timeout = timeout.min($crate::MAX_TIMEOUT);
             self
         }
 

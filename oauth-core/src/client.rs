@@ -386,16 +386,49 @@ pub(crate) fn parse_endpoint(what: &'static str, url: &str) -> Result<Url, Confi
         what,
         reason: e.to_string(),
     })?;
-    match parsed.scheme() {
-        "http" | "https" if parsed.host().is_some() => Ok(parsed),
-        "http" | "https" => Err(ConfigError::InvalidUrl {
+    let refused = |reason: &str| {
+        Err(ConfigError::InvalidUrl {
             what,
-            reason: "no host".into(),
-        }),
+            reason: reason.into(),
+        })
+    };
+    match parsed.scheme() {
+        // RFC 6749 §3.1, §3.1.2, §3.2: endpoint URIs MUST NOT include a fragment. A client
+        // that kept one would compare it with the URL the answer came from and throw away a
+        // token the server already issued.
+        "http" | "https" if parsed.fragment().is_some() => {
+            refused("a fragment (#…) is not allowed in an endpoint URL")
+        }
+        // Credentials in the URL would be printed wherever the URL is, and sent by some
+        // transports as Basic authentication: the client authenticates with its own setting.
+        "http" | "https" if !parsed.username().is_empty() || parsed.password().is_some() => {
+            refused("user:password@ is not allowed in an endpoint URL; set the client secret")
+        }
+        "http" | "https" if parsed.host().is_some() => Ok(parsed),
+        "http" | "https" => refused("no host"),
         other => Err(ConfigError::InvalidUrl {
             what,
             reason: format!("scheme {other:?} is not http or https"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn fragments_and_credentials_are_refused_without_echoing_them() {
+        for url in [
+            "http://127.0.0.1:18080/t/ok#frag",
+            "https://user:PASS@as.example/token",
+            "https://user@as.example/token",
+        ] {
+            let error = parse_endpoint("token", url).expect_err(url);
+            assert!(!format!("{error} {error:?}").contains("PASS"), "{error:?}");
+            assert!(!format!("{error}").contains("#frag"), "{error}");
+        }
+        assert!(parse_endpoint("token", "https://as.example/token?x=1").is_ok());
     }
 }
 

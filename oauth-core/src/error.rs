@@ -159,12 +159,32 @@ impl OAuthError {
 }
 
 impl fmt::Display for OAuthError {
+    /// The server's words as sent when printable; control characters (CR, LF, ESC, NUL, …)
+    /// escaped, so a hostile server cannot forge log lines or drive a terminal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.error_description {
-            Some(description) => write!(f, "{}: {}", self.error, description),
-            None => f.write_str(&self.error),
+        f.write_str(&escape_controls(&self.error))?;
+        if let Some(description) = &self.error_description {
+            write!(f, ": {}", escape_controls(description))?;
+        }
+        Ok(())
+    }
+}
+
+/// `text` with every control character escaped (`\n`, `\u{1b}`, …); unchanged (and not
+/// copied) when it has none.
+pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
         }
     }
+    std::borrow::Cow::Owned(escaped)
 }
 
 impl std::error::Error for OAuthError {}
@@ -275,7 +295,7 @@ fn shown_excerpt(status: StatusCode, excerpt: &str) -> String {
     if status.is_success() || excerpt.is_empty() {
         String::new()
     } else {
-        format!(": {excerpt}")
+        format!(": {}", escape_controls(excerpt))
     }
 }
 
@@ -396,6 +416,30 @@ mod tests {
         assert_eq!(e.to_string(), "invalid_grant: Session not active");
         assert_eq!(
             Error::from(e).to_string(),
+            "invalid_grant: Session not active"
+        );
+    }
+
+    #[test]
+    fn server_text_is_printed_as_sent_but_control_characters_are_escaped() {
+        let forged = OAuthError::new("invalid_grant\r\nINFO admin logged in")
+            .with_description("bad\u{1b}[2J\u{7}\0 token");
+        let shown = forged.to_string();
+        assert_eq!(
+            shown,
+            "invalid_grant\\r\\nINFO admin logged in: bad\\u{1b}[2J\\u{7}\\u{0} token"
+        );
+        assert!(!shown.chars().any(char::is_control));
+        let excerpt = ResponseError::Unexpected {
+            status: StatusCode::BAD_GATEWAY,
+            content_type: Some("text/html".into()),
+            body_excerpt: "<h1>bad\ngateway</h1>".into(),
+        };
+        assert!(!excerpt.to_string().chars().any(char::is_control));
+        assert_eq!(
+            OAuthError::new("invalid_grant")
+                .with_description("Session not active")
+                .to_string(),
             "invalid_grant: Session not active"
         );
     }

@@ -62,7 +62,7 @@ pub mod session;
 pub mod testing;
 mod token;
 
-pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, SessionSettings};
+pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, MAX_TIMEOUT, SessionSettings};
 pub use client::{
     BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_CLOCK_SKEW, DEFAULT_LEEWAY,
     is_loopback,

@@ -68,9 +68,9 @@ impl ResourceRequest {
         form_urlencoded::Serializer::for_suffix(&mut self.extra_query, 0).append_pair(name, value);
     }
 
-    /// A timeout for this request alone.
+    /// A timeout for this request alone (at most [`MAX_TIMEOUT`](crate::MAX_TIMEOUT)).
     pub fn timeout(&mut self, timeout: Duration) {
-        self.timeout = Some(timeout);
+        self.timeout = Some(timeout.min(crate::MAX_TIMEOUT));
     }
 
     /// Checks the request (a valid URL, valid headers, a transport `config` allows to carry
@@ -133,10 +133,12 @@ impl fmt::Debug for ResourceRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let url = self.target.as_ref().ok().map(|uri| {
             let query = uri.query().is_some() || !self.extra_query.is_empty();
+            // The authority without any `user:password@`.
+            let authority = uri.authority().map_or("", |a| a.as_str());
+            let host = authority.rsplit('@').next().unwrap_or_default();
             format!(
-                "{}://{}{}{}",
+                "{}://{host}{}{}",
                 uri.scheme_str().unwrap_or_default(),
-                uri.authority().map_or("", |a| a.as_str()),
                 uri.path(),
                 if query { "?[redacted]" } else { "" }
             )
@@ -175,6 +177,28 @@ impl ClientConfig {
     }
 }
 
+/// The port written in `uri`'s authority: `Ok(None)` when there is none (or it is empty),
+/// `Err` when it is not a number from 0 to 65535. (`http::Uri::port_u16` reads an
+/// out-of-range port as no port at all, so `:65616` would silently become `:80`.)
+///
+/// # Errors
+/// [`ConfigError::InvalidUrl`] for an out-of-range port.
+pub fn explicit_port(uri: &Uri) -> Result<Option<u16>, ConfigError> {
+    let Some(authority) = uri.authority() else {
+        return Ok(None);
+    };
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+    // Past an IPv6 literal's closing bracket, if any.
+    let after_host = host_port.rsplit(']').next().unwrap_or(host_port);
+    match after_host.rsplit_once(':') {
+        None | Some((_, "")) => Ok(None),
+        Some((_, port)) => port
+            .parse::<u16>()
+            .map(Some)
+            .map_err(|_| invalid_url("the port is not a number from 0 to 65535")),
+    }
+}
+
 fn invalid_url(reason: impl fmt::Display) -> ConfigError {
     ConfigError::InvalidUrl {
         what: "request",
@@ -187,16 +211,19 @@ fn invalid_url(reason: impl fmt::Display) -> ConfigError {
 fn parse_target(url: &str) -> Result<Uri, ConfigError> {
     let absolute =
         |uri: &Uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some();
-    if let Some(uri) = Uri::try_from(url).ok().filter(absolute) {
-        return Ok(uri);
-    }
-    let normalised = Url::parse(url).map_err(invalid_url)?;
-    let uri = Uri::try_from(normalised.as_str()).map_err(invalid_url)?;
-    if absolute(&uri) {
-        Ok(uri)
-    } else {
-        Err(invalid_url("not an http or https URL with a host"))
-    }
+    let uri = match Uri::try_from(url).ok().filter(absolute) {
+        Some(uri) => uri,
+        None => {
+            let normalised = Url::parse(url).map_err(invalid_url)?;
+            let uri = Uri::try_from(normalised.as_str()).map_err(invalid_url)?;
+            if !absolute(&uri) {
+                return Err(invalid_url("not an http or https URL with a host"));
+            }
+            uri
+        }
+    };
+    explicit_port(&uri)?;
+    Ok(uri)
 }
 
 fn with_query(target: Uri, extra_query: &str) -> Result<Uri, ConfigError> {
@@ -215,4 +242,43 @@ fn with_query(target: Uri, extra_query: &str) -> Result<Uri, ConfigError> {
         target.query().unwrap_or_default(),
     );
     Uri::try_from(with).map_err(invalid_url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_out_of_range_are_refused_not_read_as_the_default() {
+        let port = |url: &str| explicit_port(&Uri::try_from(url).expect("uri"));
+        assert_eq!(port("http://127.0.0.1:8080/x"), Ok(Some(8080)));
+        assert_eq!(port("http://[::1]:443/"), Ok(Some(443)));
+        assert_eq!(port("http://[::1]/"), Ok(None));
+        assert_eq!(port("http://host:/"), Ok(None));
+        assert!(port("http://127.0.0.1:65616/").is_err());
+        assert!(
+            ResourceRequest::new(Method::GET, "http://127.0.0.1:65616/")
+                .prepare(&ClientConfig::new("c"), None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_huge_timeout_is_clamped_not_a_panic_later() {
+        let mut request = ResourceRequest::new(Method::GET, "http://127.0.0.1/");
+        request.timeout(Duration::MAX);
+        let prepared = request.prepare(&ClientConfig::new("c"), None).expect("ok");
+        assert_eq!(prepared.timeout(), Some(crate::MAX_TIMEOUT));
+    }
+
+    #[test]
+    fn debug_shows_neither_query_nor_credentials() {
+        let mut request =
+            ResourceRequest::new(Method::GET, "https://user:PASS@api.example/x?key=K");
+        request.header("x-api-key", "SECRET");
+        let shown = format!("{request:?}");
+        for secret in ["PASS", "K", "SECRET", "user"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
 }

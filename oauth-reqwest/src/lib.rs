@@ -16,7 +16,7 @@
 //!     │   (oauth-async-driver;      ├► Send(renewal) ──────► tokio::spawn: POST token endpoint
 //!     │    std mutex, no .await)    │                         (no redirects), core applies it
 //!     │                             └► Wait ───────────────► wake-up or wait slice, poll again
-//!     └─ core.handle_resource_response(401 invalid_token) ─► one refresh, one replay
+//!     └─ core.handle_resource_response(401 invalid_token) ─► a refresh, a replay
 //! ```
 //!
 //! ## The seed scenario
@@ -101,7 +101,8 @@
 //! - **Cheap hot path**: while the token is fresh, signing takes one uncontended `std` mutex
 //!   for a few hundred nanoseconds and no `.await`; no lock is held across any request.
 //! - **401**: a resource answer `401` with `WWW-Authenticate: Bearer error="invalid_token"`
-//!   causes one forced refresh and one replay (buffered bodies only), never a loop.
+//!   causes one forced refresh and one replay (buffered bodies only; a second one only when
+//!   another caller renewed the token meanwhile), never a loop.
 //! - **Security**: token, revocation, introspection, discovery, JWKS and userinfo calls go
 //!   through a client that follows no redirects, with a timeout (30 s) and a body cap (1 MiB, read chunk by chunk); reqwest
 //!   drops `Authorization` on a redirect to another origin, and with the token in the query or

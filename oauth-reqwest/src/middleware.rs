@@ -68,27 +68,21 @@ impl Middleware for OAuth2Middleware {
         let session = &self.session;
         let secure = session.config().check_transport_security(request.url());
         secure.map_err(|e| middleware_error(e.into()))?;
-        let spare = request.try_clone();
-        let bearer = session.authorize().await.map_err(middleware_error)?;
-        sign(&mut request, &bearer).map_err(middleware_error)?;
-        let response = next
-            .clone()
-            .run(request, extensions)
-            .await
-            .map_err(|e| hidden(e, &bearer))?;
-        if !session.needs_replay(&bearer, false, &response) {
-            return Ok(response);
+        let mut replays = 0;
+        loop {
+            let spare = request.try_clone();
+            let bearer = session.authorize().await.map_err(middleware_error)?;
+            sign(&mut request, &bearer).map_err(middleware_error)?;
+            let next = next.clone();
+            let response = next.run(request, extensions).await;
+            let response = response.map_err(|e| hidden(e, &bearer))?;
+            match spare {
+                Some(spare) if session.needs_replay(&bearer, replays, &response) => {
+                    request = spare;
+                    replays += 1;
+                }
+                _ => return Ok(response),
+            }
         }
-        let Some(mut replay) = spare else {
-            return Ok(response);
-        };
-        let bearer = session.authorize().await.map_err(middleware_error)?;
-        sign(&mut replay, &bearer).map_err(middleware_error)?;
-        let response = next
-            .run(replay, extensions)
-            .await
-            .map_err(|e| hidden(e, &bearer))?;
-        let _ = session.needs_replay(&bearer, true, &response);
-        Ok(response)
     }
 }

@@ -14,7 +14,7 @@ use crate::{Error, OAuth2Session};
 /// the session's token by [`send`](Self::send).
 ///
 /// A request refused with `401` and `WWW-Authenticate: Bearer error="invalid_token"` is
-/// replayed once after a refresh when its body can be sent twice (no body, bytes, text, JSON,
+/// replayed after a refresh when its body can be sent twice (no body, bytes, text, JSON,
 /// form; not a stream).
 #[must_use = "a request is sent only by send()"]
 pub struct RequestBuilder {
@@ -98,24 +98,22 @@ impl RequestBuilder {
         let session = self.session;
         let mut request = self.inner.build()?;
         session.config().check_transport_security(request.url())?;
-        // Kept before signing, for a replay with the renewed token.
-        let spare = request.try_clone();
-        let bearer = session.authorize().await?;
-        sign(&mut request, &bearer)?;
-        let response = execute(&session, request, &bearer).await?;
-        if !session.needs_replay(&bearer, false, &response) {
-            return Ok(response);
+        let mut replays = 0;
+        loop {
+            // Kept before signing, for a replay with the renewed token; a streamed body
+            // cannot be sent twice (the next request renews the token).
+            let spare = request.try_clone();
+            let bearer = session.authorize().await?;
+            sign(&mut request, &bearer)?;
+            let response = execute(&session, request, &bearer).await?;
+            match spare {
+                Some(spare) if session.needs_replay(&bearer, replays, &response) => {
+                    request = spare;
+                    replays += 1;
+                }
+                _ => return Ok(response),
+            }
         }
-        let Some(mut replay) = spare else {
-            // A streamed body cannot be sent twice; the next request renews the token.
-            return Ok(response);
-        };
-        let bearer = session.authorize().await?;
-        sign(&mut replay, &bearer)?;
-        let response = execute(&session, replay, &bearer).await?;
-        // A replay is never replayed: the core accepts any answer to it.
-        let _ = session.needs_replay(&bearer, true, &response);
-        Ok(response)
     }
 }
 

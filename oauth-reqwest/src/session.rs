@@ -114,16 +114,17 @@ impl OAuth2Session {
         self.driver.drive(Authorize::new()).await
     }
 
-    /// Gives a resource response to the core: `true` when the request must be replayed.
+    /// Gives a resource response to the core (with the number of replays so far): `true`
+    /// when the request must be replayed.
     pub(crate) fn needs_replay(
         &self,
         bearer: &Bearer,
-        replayed: bool,
+        replays: u32,
         response: &reqwest::Response,
     ) -> bool {
         let verdict = self.lock().handle_resource_response(
             bearer,
-            replayed,
+            replays,
             response.status(),
             response.headers(),
         );

@@ -11,7 +11,7 @@
 //!     │  drive(flow::Authorize): poll ─► Done(bearer) ──────────────► sign, send with ureq
 //!     │                               └► Send(renewal) ──► POST token endpoint, handle the
 //!     │                                                     answer, hook, wake waiters, poll
-//!     └─ core.handle_resource_response(401 invalid_token) ─► one refresh, one replay
+//!     └─ core.handle_resource_response(401 invalid_token) ─► a refresh, a replay
 //! ```
 //!
 //! ## The seed scenario
@@ -49,7 +49,8 @@
 //!   (inside the leeway) the others keep using it; once it is not, they wait for the refresh
 //!   and share its result or its error.
 //! - **401**: a resource answer `401` with `WWW-Authenticate: Bearer error="invalid_token"`
-//!   causes one forced refresh and one replay, never a loop.
+//!   causes one forced refresh and one replay (a second one only when another caller renewed
+//!   the token meanwhile), never a loop.
 //! - **Security**: no redirects on token, revocation and introspection calls; the
 //!   `Authorization` header is dropped on any redirect of a resource request (ureq's
 //!   `RedirectAuthHeaders::Never`), so the token never reaches another origin; token-endpoint

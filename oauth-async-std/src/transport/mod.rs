@@ -121,7 +121,7 @@ pub struct HttpClientBuilder {
 impl HttpClientBuilder {
     /// The timeout of one whole call, body read included (default [`DEFAULT_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.min(oauth_core::MAX_TIMEOUT);
         self
     }
 
@@ -339,7 +339,9 @@ fn prepare(mut request: Request<Vec<u8>>) -> Result<(Origin, Request<Vec<u8>>), 
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned(),
-        port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
+        port: oauth_core::resource::explicit_port(uri)
+            .map_err(|_| unsupported("the port is not a number from 0 to 65535"))?
+            .unwrap_or(if https { 443 } else { 80 }),
     };
     // Userinfo never goes into `Host`.
     let host = authority

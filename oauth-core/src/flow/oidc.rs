@@ -228,14 +228,14 @@ impl Flow for Login {
 }
 
 /// The user's claims from the userinfo endpoint (OIDC Core §5.3) with the session's token,
-/// renewed first when due and once more after a `401` `invalid_token`; their `sub` must be the
-/// login's.
+/// renewed first when due and replayed after a `401` `invalid_token` as the session decides;
+/// their `sub` must be the login's.
 #[derive(Debug, Default)]
 pub struct Userinfo {
     authorize: Authorize,
     bearer: Option<Bearer>,
     calling: bool,
-    replayed: bool,
+    replays: u32,
     answer: Answer<UserInfo>,
 }
 
@@ -288,12 +288,12 @@ impl Flow for Userinfo {
         };
         let verdict = session.handle_resource_response(
             &bearer,
-            self.replayed,
+            self.replays,
             response.status(),
             response.headers(),
         );
-        if verdict == ResourceVerdict::Replay && !self.replayed {
-            self.replayed = true;
+        if verdict == ResourceVerdict::Replay {
+            self.replays += 1;
             self.authorize = Authorize::new();
             return;
         }

@@ -14,8 +14,9 @@
 //! | [`Authorization::Fail`] | return the error |
 //!
 //! After the resource answers, give its status and headers to
-//! [`TokenSession::handle_resource_response`]: on [`ResourceVerdict::Replay`] poll again and
-//! send the request once more, marked as a replay so it is never replayed twice.
+//! [`TokenSession::handle_resource_response`] with the number of replays so far: on
+//! [`ResourceVerdict::Replay`] poll again and send the request once more (at most
+//! [`MAX_REPLAYS`] times).
 //!
 //! # Single flight
 //!
@@ -24,7 +25,8 @@
 //! still valid (inside the leeway) or `Wait` once it is not. Adapters keep the session behind a
 //! lock and wake waiters when an exchange ends. An exchange that is never answered (its caller
 //! was cancelled without reporting) is abandoned after [`EXCHANGE_TIMEOUT`], so one lost caller
-//! cannot wedge the session.
+//! cannot wedge the session; drivers that always report their calls (the adapters) turn that
+//! off with [`TokenSession::with_exchange_timeout`].
 //!
 //! # Refresh timing
 //!
@@ -60,6 +62,10 @@ pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 /// (counted from the failed renewal's start). Explicit refreshes are not held back.
 pub const RENEWAL_BACKOFF: Duration = Duration::from_secs(5);
 
+/// The most times one resource request is replayed after a `401` `invalid_token` (see
+/// [`TokenSession::handle_resource_response`]).
+pub const MAX_REPLAYS: u32 = 2;
+
 /// The most renewals an adapter should start for one request: a second covers a token that
 /// was already due when it arrived; more means the server keeps issuing dead tokens.
 pub const MAX_RENEWALS_PER_REQUEST: u32 = 2;
@@ -90,6 +96,8 @@ pub struct TokenSession {
     record_updates: bool,
     /// Whether some caller is delivering `updates` to a hook that runs outside the lock.
     delivering: bool,
+    /// How long an unanswered exchange blocks others; `None`: until it is reported.
+    exchange_timeout: Option<Duration>,
 }
 
 /// How to get a new token without a refresh token: the client-credentials grant and its scope.
@@ -147,7 +155,20 @@ impl TokenSession {
             deferred: VecDeque::new(),
             record_updates: false,
             delivering: false,
+            exchange_timeout: Some(EXCHANGE_TIMEOUT),
         }
+    }
+
+    /// How long an exchange may stay unanswered before the session starts another (default
+    /// [`EXCHANGE_TIMEOUT`]). `None` for a driver that always reports its calls, answered,
+    /// failed or dropped (every adapter does, through [`Operation`](crate::flow::Operation)
+    /// and its own drop guard): then no timeout can make a live exchange look abandoned and
+    /// start a second one with the same refresh token, which a server with reuse detection
+    /// would punish by revoking the grant.
+    #[must_use]
+    pub fn with_exchange_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.exchange_timeout = timeout;
+        self
     }
 
     /// Uses this key cache (its TTL and re-fetch interval) for ID token validation.
@@ -277,7 +298,7 @@ impl TokenSession {
             return Err(UsageError::NoToken.into());
         }
         // Two refreshes with one refresh token would make a rotating server revoke the grant.
-        if matches!(self.renewal, Renewal::InFlight { started_at, .. } if !abandoned(started_at, now))
+        if matches!(self.renewal, Renewal::InFlight { started_at, .. } if !self.abandoned(started_at, now))
         {
             return Err(UsageError::RefreshInFlight.into());
         }
@@ -298,7 +319,7 @@ impl TokenSession {
         let usable = match stage(token, self.config.leeway, now) {
             Stage::Fresh => true,
             Stage::Due => match &self.renewal {
-                Renewal::InFlight { started_at, .. } => !abandoned(*started_at, now),
+                Renewal::InFlight { started_at, .. } => !self.abandoned(*started_at, now),
                 Renewal::Backoff { until } => now < *until,
                 // A dead refresh token: the token is served until it expires.
                 Renewal::Rejected { .. } => true,
@@ -335,7 +356,7 @@ impl TokenSession {
         }
         let usable = stage == Stage::Due;
         let may_use_refresh_token = match &self.renewal {
-            Renewal::InFlight { id, started_at } if !abandoned(*started_at, now) => {
+            Renewal::InFlight { id, started_at } if !self.abandoned(*started_at, now) => {
                 return if usable {
                     self.ready()
                 } else {
@@ -366,7 +387,7 @@ impl TokenSession {
     pub fn poll_pending(&mut self, pending: Pending, now: SystemTime) -> Authorization {
         match &self.renewal {
             Renewal::InFlight { id, started_at }
-                if *id == pending.id && !abandoned(*started_at, now) =>
+                if *id == pending.id && !self.abandoned(*started_at, now) =>
             {
                 Authorization::Wait(pending)
             }
@@ -487,21 +508,32 @@ impl TokenSession {
         error
     }
 
-    /// Reads a resource response signed with `bearer`. `replayed` says whether the request was
-    /// already a replay: a replay is never replayed again, so a second `401` reaches the caller.
+    /// Reads a resource response signed with `bearer`; `replays` is how many times this
+    /// request was already replayed. A `401` with `invalid_token` is replayed when the token
+    /// changed since the request was signed (another caller renewed it; servers that revoke
+    /// the previous token on refresh refuse requests signed just before), with the current
+    /// token and no refresh; otherwise, on a first attempt, after one forced refresh. At most
+    /// [`MAX_REPLAYS`] replays: then the `401` reaches the caller, never a loop.
     pub fn handle_resource_response(
         &mut self,
         bearer: &Bearer,
-        replayed: bool,
+        replays: u32,
         status: StatusCode,
         headers: &HeaderMap,
     ) -> ResourceVerdict {
-        if replayed || status != StatusCode::UNAUTHORIZED || !is_invalid_token_challenge(headers) {
+        if replays >= MAX_REPLAYS
+            || status != StatusCode::UNAUTHORIZED
+            || !is_invalid_token_challenge(headers)
+        {
             return ResourceVerdict::Accept;
         }
         if bearer.generation() != self.generation {
             // Someone renewed the token since this request was signed.
             return ResourceVerdict::Replay;
+        }
+        if replays > 0 {
+            // Refused with the current token again: never a second forced refresh.
+            return ResourceVerdict::Accept;
         }
         let renewable = self.refetch.is_some()
             || (!matches!(self.renewal, Renewal::Rejected { .. })
@@ -600,6 +632,14 @@ impl TokenSession {
         Ok(Some(exchange))
     }
 
+    /// Whether an exchange started at `started_at` counts as lost at `now`.
+    fn abandoned(&self, started_at: SystemTime, now: SystemTime) -> bool {
+        self.exchange_timeout.is_some_and(|timeout| {
+            now.duration_since(started_at)
+                .is_ok_and(|elapsed| elapsed >= timeout)
+        })
+    }
+
     fn end_exchange(&mut self, ticket: &ExchangeTicket) {
         if matches!(self.renewal, Renewal::InFlight { id, .. } if id == ticket.id) {
             self.renewal = Renewal::Idle;
@@ -617,11 +657,6 @@ impl TokenSession {
             }
         }
     }
-}
-
-fn abandoned(started_at: SystemTime, now: SystemTime) -> bool {
-    now.duration_since(started_at)
-        .is_ok_and(|elapsed| elapsed >= EXCHANGE_TIMEOUT)
 }
 
 /// The most of a token's life kept back for the trip of the last request signed with it.

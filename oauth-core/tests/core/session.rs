@@ -293,17 +293,36 @@ fn abandoned_exchange_is_replaced_after_the_timeout() {
 }
 
 #[test]
+fn without_an_exchange_timeout_a_live_refresh_is_never_doubled() {
+    let mut server = ScriptedServer::new();
+    let mut clock = ManualClock::new();
+    let mut session = seeded(&mut server, 0, &clock).with_exchange_timeout(None);
+    clock.advance(Duration::from_secs(60));
+    let hanging = refresh(session.poll_authorization(clock.now()));
+    // However long its transport waits (a 200 s timeout, say), nobody starts a second one.
+    for _ in 0..10 {
+        clock.advance(EXCHANGE_TIMEOUT);
+        assert!(matches!(
+            session.poll_authorization(clock.now()),
+            Authorization::Wait(_)
+        ));
+    }
+    assert!(matches!(
+        session.refresh(clock.now()),
+        Err(Error::Usage(UsageError::RefreshInFlight))
+    ));
+    exchange(&mut server, &mut session, hanging, clock.now()).expect("refresh");
+    assert_eq!(server.token_requests("refresh_token"), 1);
+}
+
+#[test]
 fn unauthorized_invalid_token_refreshes_once_then_replays_once() {
     let mut server = ScriptedServer::new();
     let clock = ManualClock::new();
     let mut session = seeded(&mut server, 0, &clock);
     let signed = bearer(session.poll_authorization(clock.now()));
-    let verdict = session.handle_resource_response(
-        &signed,
-        false,
-        StatusCode::UNAUTHORIZED,
-        &invalid_token(),
-    );
+    let verdict =
+        session.handle_resource_response(&signed, 0, StatusCode::UNAUTHORIZED, &invalid_token());
     assert_eq!(verdict, ResourceVerdict::Replay);
     let forced = refresh(session.poll_authorization(clock.now()));
     exchange(&mut server, &mut session, forced, clock.now()).expect("refresh");
@@ -311,7 +330,7 @@ fn unauthorized_invalid_token_refreshes_once_then_replays_once() {
     assert_ne!(replay.header_value(), signed.header_value());
     // A second 401 on the replay goes to the caller: no loop.
     let verdict =
-        session.handle_resource_response(&replay, true, StatusCode::UNAUTHORIZED, &invalid_token());
+        session.handle_resource_response(&replay, 1, StatusCode::UNAUTHORIZED, &invalid_token());
     assert_eq!(verdict, ResourceVerdict::Accept);
     assert_eq!(server.token_requests("refresh_token"), 1);
 }
@@ -325,9 +344,42 @@ fn unauthorized_with_a_stale_token_replays_without_refreshing() {
     let refresh_now = session.refresh(clock.now()).expect("request");
     exchange(&mut server, &mut session, refresh_now, clock.now()).expect("refresh");
     let verdict =
-        session.handle_resource_response(&old, false, StatusCode::UNAUTHORIZED, &invalid_token());
+        session.handle_resource_response(&old, 0, StatusCode::UNAUTHORIZED, &invalid_token());
     assert_eq!(verdict, ResourceVerdict::Replay);
     let _ = bearer(session.poll_authorization(clock.now()));
+}
+
+#[test]
+fn a_replay_refused_after_another_renewal_is_replayed_once_more_with_the_current_token() {
+    // Servers that revoke the previous access token on refresh: the replay was signed with
+    // a token that another caller's renewal has just replaced.
+    let mut server = ScriptedServer::new();
+    let clock = ManualClock::new();
+    let mut session = seeded(&mut server, 0, &clock);
+    let renew = |server: &mut ScriptedServer, session: &mut TokenSession| {
+        let exchange_now = session.refresh(clock.now()).expect("request");
+        exchange(server, session, exchange_now, clock.now()).expect("refresh");
+    };
+    let first = bearer(session.poll_authorization(clock.now()));
+    renew(&mut server, &mut session);
+    let replay = |session: &mut TokenSession, signed: &Bearer, replays| {
+        session.handle_resource_response(
+            signed,
+            replays,
+            StatusCode::UNAUTHORIZED,
+            &invalid_token(),
+        )
+    };
+    assert_eq!(replay(&mut session, &first, 0), ResourceVerdict::Replay);
+    let second = bearer(session.poll_authorization(clock.now()));
+    renew(&mut server, &mut session);
+    assert_eq!(replay(&mut session, &second, 1), ResourceVerdict::Replay);
+    let third = bearer(session.poll_authorization(clock.now()));
+    renew(&mut server, &mut session);
+    // Two replays at most, whatever happens to the token: the third 401 reaches the caller.
+    assert_eq!(replay(&mut session, &third, 2), ResourceVerdict::Accept);
+    // None of these replays asked for a refresh of its own.
+    assert_eq!(server.token_requests("refresh_token"), 3);
 }
 
 #[test]
@@ -347,7 +399,7 @@ fn other_statuses_and_challenges_are_accepted_as_they_are() {
         (StatusCode::FORBIDDEN, insufficient),
     ] {
         assert_eq!(
-            session.handle_resource_response(&signed, false, status, &headers),
+            session.handle_resource_response(&signed, 0, status, &headers),
             ResourceVerdict::Accept
         );
     }

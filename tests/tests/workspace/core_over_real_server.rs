@@ -50,9 +50,10 @@ impl CoreDriver {
         self.run(exchange)
     }
 
-    /// A GET through the session: refresh when due, replay once after `invalid_token`.
+    /// A GET through the session: refresh when due, replay after `invalid_token` as the core
+    /// says.
     fn get_response(&mut self, url: &str) -> Result<http::Response<Vec<u8>>, DriverError> {
-        let mut replayed = false;
+        let mut replays = 0;
         // A fetch, a refresh, a replay and its refresh: anything longer is a loop.
         for _ in 0..6 {
             match self.session.poll_authorization(SystemTime::now()) {
@@ -64,11 +65,11 @@ impl CoreDriver {
                     let response = http1::send(&request, TIMEOUT)?;
                     match self.session.handle_resource_response(
                         &bearer,
-                        replayed,
+                        replays,
                         response.status(),
                         response.headers(),
                     ) {
-                        ResourceVerdict::Replay => replayed = true,
+                        ResourceVerdict::Replay => replays += 1,
                         _ => return Ok(response),
                     }
                 }
