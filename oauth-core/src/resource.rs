@@ -199,6 +199,24 @@ pub fn explicit_port(uri: &Uri) -> Result<Option<u16>, ConfigError> {
     }
 }
 
+/// `url` as it may be printed: scheme, host, port and path; no `user:password@`, and the
+/// query (which may carry a token or an API key) shown as `?[redacted]`.
+#[must_use]
+pub fn redacted_url(url: &Url) -> String {
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "{}://{}{port}{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.path(),
+        if url.query().is_some() {
+            "?[redacted]"
+        } else {
+            ""
+        }
+    )
+}
+
 fn invalid_url(reason: impl fmt::Display) -> ConfigError {
     ConfigError::InvalidUrl {
         what: "request",

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use oauth_core::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use oauth_core::http::{self, Version};
+use oauth_core::resource::redacted_url;
 use oauth_core::{Bearer, BearerPlacement};
 use serde::Serialize;
 
@@ -22,10 +23,17 @@ pub struct RequestBuilder {
     inner: reqwest::RequestBuilder,
 }
 
+/// Shows the method and the URL without credentials or query: they may carry secrets.
 impl fmt::Debug for RequestBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let built = self.inner.try_clone().and_then(|b| b.build().ok());
+        let (method, url) = match &built {
+            Some(request) => (Some(request.method()), Some(redacted_url(request.url()))),
+            None => (None, None),
+        };
         f.debug_struct("RequestBuilder")
-            .field("inner", &self.inner)
+            .field("method", &method)
+            .field("url", &url)
             .finish_non_exhaustive()
     }
 }
@@ -129,9 +137,11 @@ async fn execute(
         .map_err(|e| hide_token(e, bearer).into())
 }
 
-/// reqwest's errors show the URL, which holds the token with query placement.
+/// reqwest's errors show the URL, which holds the token with query placement, and any
+/// `user:password@` a resource URL was given with.
 pub(crate) fn hide_token(error: reqwest::Error, bearer: &Bearer) -> reqwest::Error {
-    if bearer.placement() == BearerPlacement::Header {
+    let credentials = error.url().is_some_and(|u| u.password().is_some());
+    if bearer.placement() == BearerPlacement::Header && !credentials {
         error
     } else {
         error.without_url()

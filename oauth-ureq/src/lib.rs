@@ -65,7 +65,7 @@ mod session;
 
 pub use error::Error;
 pub use request::RequestBuilder;
-pub use session::{OAuth2Session, SessionBuilder};
+pub use session::{IDLE_CONNECTIONS_PER_HOST, OAuth2Session, SessionBuilder};
 
 pub use oauth_core::oidc::{
     AuthorizationRequest, IdTokenClaims, IdTokenExpectations, PendingAuthorization, UserInfo,
