@@ -47,6 +47,7 @@ use crate::error::Error;
 use crate::session::TokenSession;
 
 mod endpoint;
+mod exchange;
 mod oidc;
 mod operation;
 mod token;

@@ -6,12 +6,13 @@ use std::time::SystemTime;
 
 use http::Response;
 
+use super::exchange::Exchanging;
 use super::{Answer, Call, Flow, Step};
 use crate::error::{Error, UsageError};
 use crate::rfc6749::Grant;
 use crate::rfc6750::Bearer;
 use crate::session::{
-    Authorization, ExchangeKind, ExchangeTicket, MAX_RENEWALS_PER_REQUEST, Pending, TokenSession,
+    Authorization, ExchangeKind, MAX_RENEWALS_PER_REQUEST, Pending, TokenSession,
 };
 use crate::token::Token;
 
@@ -20,7 +21,7 @@ use crate::token::Token;
 #[derive(Debug)]
 pub struct Fetch {
     start: Option<Start>,
-    ticket: Option<ExchangeTicket>,
+    exchanging: Option<Exchanging>,
     answer: Answer<Token>,
 }
 
@@ -48,7 +49,7 @@ impl Fetch {
     fn starting(start: Start) -> Self {
         Self {
             start: Some(start),
-            ticket: None,
+            exchanging: None,
             answer: Answer::None,
         }
     }
@@ -61,6 +62,13 @@ impl Flow for Fetch {
         if let Some(step) = self.answer.take_step() {
             return step;
         }
+        if let Some(exchanging) = self.exchanging.as_mut().filter(|e| e.is_checking()) {
+            let step = exchanging.poll(session, now);
+            if matches!(step, Step::Done(_) | Step::TransportFailed) {
+                self.exchanging = None;
+            }
+            return step;
+        }
         let exchange = match self.start.take() {
             Some(Start::Grant(grant)) => session.fetch(&grant),
             Some(Start::Refresh) => session.refresh(now),
@@ -70,7 +78,7 @@ impl Flow for Fetch {
             Ok(exchange) => {
                 let (ticket, request) = exchange.into_parts();
                 let renewal = ticket.kind() != ExchangeKind::Fetch;
-                self.ticket = Some(ticket);
+                self.exchanging = Some(Exchanging::new(ticket));
                 Step::Send(Call::new(request).shared(renewal).consuming(true))
             }
             Err(error) => Step::Done(Err(error)),
@@ -83,16 +91,25 @@ impl Flow for Fetch {
         response: Response<Vec<u8>>,
         sent_at: SystemTime,
     ) {
-        if let Some(ticket) = self.ticket.take() {
-            let outcome = session.handle_token_response(&ticket, &response, sent_at);
-            self.answer = Answer::Read(outcome.map(|update| update.new_token().clone()));
+        let Some(exchanging) = &mut self.exchanging else {
+            return;
+        };
+        if exchanging.is_checking() {
+            return exchanging.handle_check_response(session, response, sent_at);
+        }
+        if let Some(outcome) = exchanging.handle_token_response(session, &response, sent_at) {
+            self.exchanging = None;
+            self.answer = Answer::Read(outcome);
         }
     }
 
-    fn handle_failure(&mut self, session: &mut TokenSession, _now: SystemTime) {
-        if let Some(ticket) = self.ticket.take() {
-            session.handle_exchange_failure(&ticket);
-            self.answer = Answer::Failed;
+    fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
+        if let Some(exchanging) = &mut self.exchanging {
+            exchanging.handle_failure(session, now);
+            if !exchanging.is_checking() {
+                self.exchanging = None;
+                self.answer = Answer::Failed;
+            }
         }
     }
 }
@@ -106,7 +123,7 @@ impl Flow for Fetch {
 pub struct Authorize {
     renewals: u32,
     pending: Option<Pending>,
-    ticket: Option<ExchangeTicket>,
+    exchanging: Option<Exchanging>,
     failure: Answer<Bearer>,
 }
 
@@ -122,15 +139,23 @@ impl Flow for Authorize {
     type Output = Bearer;
 
     fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Bearer> {
+        if let Some(exchanging) = &mut self.exchanging {
+            if !exchanging.is_checking() {
+                return Step::Done(Err(UsageError::CallOutstanding.into()));
+            }
+            match exchanging.poll(session, now).pass() {
+                Ok(Step::TransportFailed) => self.failure = Answer::Failed,
+                Ok(step) => return step,
+                Err(outcome) => self.settle(outcome),
+            }
+            self.exchanging = None;
+        }
         if let Some(step) = self.failure.take_step() {
             // After this flow's renewal failed: the old token if it is still served.
             return match session.usable_bearer(now) {
                 Some(bearer) => Step::Done(Ok(bearer)),
                 None => step,
             };
-        }
-        if self.ticket.is_some() {
-            return Step::Done(Err(UsageError::CallOutstanding.into()));
         }
         let decision = match self.pending.take() {
             Some(pending) => session.poll_pending(pending, now),
@@ -146,7 +171,7 @@ impl Flow for Authorize {
                     return Step::Done(Err(UsageError::RenewalLoop.into()));
                 }
                 self.renewals += 1;
-                self.ticket = Some(ticket);
+                self.exchanging = Some(Exchanging::new(ticket));
                 Step::Send(Call::new(request).shared(true).consuming(true))
             }
             Authorization::Wait(pending) => {
@@ -163,20 +188,36 @@ impl Flow for Authorize {
         response: Response<Vec<u8>>,
         sent_at: SystemTime,
     ) {
-        let Some(ticket) = self.ticket.take() else {
+        let Some(exchanging) = &mut self.exchanging else {
             return;
         };
-        match session.handle_token_response(&ticket, &response, sent_at) {
-            // Renewed, or the token was replaced meanwhile: decide again.
-            Ok(_) | Err(Error::Usage(UsageError::Superseded)) => {}
-            Err(error) => self.failure = Answer::Read(Err(error)),
+        if exchanging.is_checking() {
+            return exchanging.handle_check_response(session, response, sent_at);
+        }
+        if let Some(outcome) = exchanging.handle_token_response(session, &response, sent_at) {
+            self.exchanging = None;
+            self.settle(outcome);
         }
     }
 
-    fn handle_failure(&mut self, session: &mut TokenSession, _now: SystemTime) {
-        if let Some(ticket) = self.ticket.take() {
-            session.handle_exchange_failure(&ticket);
-            self.failure = Answer::Failed;
+    fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
+        if let Some(exchanging) = &mut self.exchanging {
+            exchanging.handle_failure(session, now);
+            if !exchanging.is_checking() {
+                self.exchanging = None;
+                self.failure = Answer::Failed;
+            }
+        }
+    }
+}
+
+impl Authorize {
+    /// Records how this flow's renewal ended: renewed, or the token replaced meanwhile (decide
+    /// again), or failed.
+    fn settle(&mut self, outcome: Result<Token, Error>) {
+        match outcome {
+            Ok(_) | Err(Error::Usage(UsageError::Superseded)) => {}
+            Err(error) => self.failure = Answer::Read(Err(error)),
         }
     }
 }

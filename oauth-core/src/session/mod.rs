@@ -414,18 +414,39 @@ impl TokenSession {
         response: &Response<B>,
         sent_at: SystemTime,
     ) -> Result<TokenUpdate, Error> {
-        match parse_token_response(response, sent_at) {
-            Ok(token) => self.commit_token(ticket, token),
-            Err(error) => {
-                self.end_failed_renewal(ticket);
-                // Only renewals have waiters to share a failure with; a failed fetch must
-                // not overwrite the failure they are about to read.
-                if ticket.kind != ExchangeKind::Fetch {
-                    self.last_failure = Some((ticket.id, error.clone()));
-                }
-                Err(self.refused(ticket, error))
-            }
+        let token = self.read_token_response(ticket, response, sent_at)?;
+        self.commit_token(ticket, token)
+    }
+
+    /// Reads the answer to an exchange without committing it, for a caller that checks the
+    /// token first (a refreshed ID token, say) and then commits it with
+    /// [`commit_token`](Self::commit_token) or [`commit_login`](Self::commit_login), or
+    /// reports the check's failure with [`fail_exchange`](Self::fail_exchange). An error
+    /// answer is handled as by [`handle_token_response`](Self::handle_token_response).
+    ///
+    /// # Errors
+    /// What [`parse_token_response`] returns.
+    pub fn read_token_response<B: AsRef<[u8]>>(
+        &mut self,
+        ticket: &ExchangeTicket,
+        response: &Response<B>,
+        sent_at: SystemTime,
+    ) -> Result<Token, Error> {
+        parse_token_response(response, sent_at).map_err(|error| self.fail_exchange(ticket, error))
+    }
+
+    /// Ends an exchange that failed with `error` (an error answer, or a token that failed the
+    /// caller's checks): the old token stays, a renewal backs off, callers waiting for it
+    /// share `error`, and an `invalid_grant` to a refresh stops automatic renewal. Returns
+    /// `error`.
+    pub fn fail_exchange(&mut self, ticket: &ExchangeTicket, error: Error) -> Error {
+        self.end_failed_renewal(ticket);
+        // Only renewals have waiters to share a failure with; a failed fetch must not
+        // overwrite the failure they are about to read.
+        if ticket.kind != ExchangeKind::Fetch {
+            self.last_failure = Some((ticket.id, error.clone()));
         }
+        self.refused(ticket, error)
     }
 
     /// Applies a token the caller parsed (with [`parse_token_response`]) and checked itself,

@@ -72,6 +72,11 @@ pub enum IdTokenError {
     /// Step 13: `max_age` was requested and `auth_time` is missing or too old.
     #[error("ID token check 13 (auth_time): the authentication is older than max_age")]
     MaxAge,
+    /// OIDC Core §12.2: an ID token that came with a refresh names another `iss`, `sub`,
+    /// `aud`, `azp`, `auth_time` or `nonce` than the login's, or an earlier `iat`. The
+    /// refreshed token is not used; sign the user in again if it persists.
+    #[error("refreshed ID token check (OIDC Core 12.2): {0} is not the login's")]
+    Refreshed(&'static str),
     /// §3.1.3.8: `at_hash` does not match the access token.
     #[error("ID token check 3.1.3.8 (at_hash): the access token hash does not match")]
     AtHash,
@@ -304,6 +309,37 @@ impl IdTokenVerifier {
             azp,
             extra,
         })
+    }
+}
+
+impl IdTokenClaims {
+    /// Checks an ID token that came with a refresh against this login's (OIDC Core §12.2):
+    /// the same `iss`, `sub`, `aud` and `azp`; an `iat` no earlier; `auth_time`, when present,
+    /// the login's; and no `nonce` but the login's.
+    ///
+    /// # Errors
+    /// [`IdTokenError::Refreshed`] naming the claim.
+    pub fn check_refreshed(&self, refreshed: &Self) -> Result<(), IdTokenError> {
+        let same = |ok: bool, claim| {
+            if ok {
+                Ok(())
+            } else {
+                Err(IdTokenError::Refreshed(claim))
+            }
+        };
+        same(refreshed.iss == self.iss, "iss")?;
+        same(refreshed.sub == self.sub, "sub")?;
+        same(refreshed.aud == self.aud, "aud")?;
+        same(refreshed.azp == self.azp, "azp")?;
+        same(refreshed.iat >= self.iat, "iat")?;
+        same(
+            refreshed.auth_time.is_none() || refreshed.auth_time == self.auth_time,
+            "auth_time",
+        )?;
+        same(
+            refreshed.nonce.is_none() || refreshed.nonce == self.nonce,
+            "nonce",
+        )
     }
 }
 

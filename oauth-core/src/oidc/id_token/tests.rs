@@ -442,3 +442,49 @@ fn claims_follow_the_grant_not_the_token() {
     let _ = session.set_token(crate::Token::bearer("someone-else"));
     assert!(session.id_token_claims().is_none());
 }
+
+#[test]
+fn a_refreshed_id_token_must_be_the_logins_user_and_authentication() {
+    let login = validate(&rs256(&claims())).expect("login");
+    let refreshed = |change: &dyn Fn(&mut Value)| {
+        let mut c = claims();
+        c["iat"] = json!(unix(now()) + 60);
+        c["exp"] = json!(unix(now()) + 360);
+        c.as_object_mut().expect("object").remove("nonce");
+        change(&mut c);
+        let no_nonce = IdTokenExpectations::default();
+        verifier()
+            .validate(
+                &rs256(&c),
+                &keys(),
+                &no_nonce,
+                None,
+                now() + Duration::from_secs(60),
+            )
+            .expect("valid on its own")
+    };
+    assert_eq!(login.check_refreshed(&refreshed(&|_| {})), Ok(()));
+    assert_eq!(
+        login.check_refreshed(&refreshed(&|c| c["nonce"] = json!("n-0S6_WzA2Mj"))),
+        Ok(()),
+        "the login's nonce may come back"
+    );
+    for (claim, change) in [
+        (
+            "sub",
+            &(|c: &mut Value| c["sub"] = json!("mallory")) as &dyn Fn(&mut Value),
+        ),
+        ("nonce", &|c: &mut Value| c["nonce"] = json!("another")),
+        ("auth_time", &|c: &mut Value| {
+            c["auth_time"] = json!(unix(now()) + 30)
+        }),
+        ("iat", &|c: &mut Value| c["iat"] = json!(unix(now()) - 60)),
+        ("azp", &|c: &mut Value| c["azp"] = json!("admin-cli")),
+    ] {
+        assert_eq!(
+            login.check_refreshed(&refreshed(change)),
+            Err(IdTokenError::Refreshed(claim)),
+            "{claim}"
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! A token exchange's answer on its way into the session, shared by the token flows: read;
+//! for a refresh of an OpenID Connect login that brings a new ID token, that token validated
+//! (keys fetched as needed) and checked against the login's (OIDC Core §12.2); only then
+//! committed. A token that fails is not committed: the exchange fails with the check's error.
+
+use std::time::SystemTime;
+
+use http::Response;
+
+use super::{Flow, Step, ValidateIdToken};
+use crate::error::Error;
+use crate::oidc::IdTokenExpectations;
+use crate::session::{ExchangeKind, ExchangeTicket, TokenSession};
+use crate::token::Token;
+
+#[derive(Debug)]
+pub(crate) struct Exchanging {
+    ticket: ExchangeTicket,
+    check: Option<(Box<Token>, ValidateIdToken)>,
+}
+
+impl Exchanging {
+    pub(crate) fn new(ticket: ExchangeTicket) -> Self {
+        Self {
+            ticket,
+            check: None,
+        }
+    }
+
+    /// Whether the answer is in and a refreshed ID token is being checked (`poll` goes on).
+    pub(crate) fn is_checking(&self) -> bool {
+        self.check.is_some()
+    }
+
+    /// The answer to the token request: its outcome, or `None` while a refreshed ID token is
+    /// still to be checked.
+    pub(crate) fn handle_token_response(
+        &mut self,
+        session: &mut TokenSession,
+        response: &Response<Vec<u8>>,
+        sent_at: SystemTime,
+    ) -> Option<Result<Token, Error>> {
+        let token = match session.read_token_response(&self.ticket, response, sent_at) {
+            Ok(token) => token,
+            Err(error) => return Some(Err(error)),
+        };
+        let refreshed_id_token = token.id_token().cloned().filter(|_| {
+            self.ticket.kind() == ExchangeKind::Refresh && session.id_token_claims().is_some()
+        });
+        match refreshed_id_token {
+            Some(id_token) => {
+                // §12.2: no nonce is expected (one that comes must be the login's, checked
+                // with the other claims below).
+                let expectations = IdTokenExpectations::default();
+                let access_token = Some(token.access_token().clone());
+                let validate = ValidateIdToken::new(id_token, expectations, access_token);
+                self.check = Some((Box::new(token), validate));
+                None
+            }
+            None => {
+                let committed = session.commit_token(&self.ticket, token);
+                Some(committed.map(|update| update.new_token().clone()))
+            }
+        }
+    }
+
+    /// The check of a refreshed ID token, step by step; `Done` once committed or failed.
+    pub(crate) fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
+        let Some((_, validate)) = &mut self.check else {
+            return Step::TransportFailed;
+        };
+        let validated = match validate.poll(session, now).pass() {
+            Ok(Step::TransportFailed) => {
+                session.handle_exchange_failure(&self.ticket);
+                self.check = None;
+                return Step::TransportFailed;
+            }
+            Ok(step) => return step,
+            Err(validated) => validated,
+        };
+        let Some((token, _)) = self.check.take() else {
+            return Step::TransportFailed;
+        };
+        let checked = validated.and_then(|claims| {
+            match session.id_token_claims() {
+                Some(login) => login.check_refreshed(&claims)?,
+                None => {}
+            }
+            Ok(claims)
+        });
+        Step::Done(match checked {
+            Ok(claims) => session
+                .commit_login(&self.ticket, *token, Some(claims))
+                .map(|update| update.new_token().clone()),
+            Err(error) => Err(session.fail_exchange(&self.ticket, error)),
+        })
+    }
+
+    /// The answer to a key fetch of the check.
+    pub(crate) fn handle_check_response(
+        &mut self,
+        session: &mut TokenSession,
+        response: Response<Vec<u8>>,
+        sent_at: SystemTime,
+    ) {
+        if let Some((_, validate)) = &mut self.check {
+            validate.handle_response(session, response, sent_at);
+        }
+    }
+
+    /// A call of this exchange got no answer: the token request itself, or a key fetch.
+    pub(crate) fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
+        match &mut self.check {
+            Some((_, validate)) => validate.handle_failure(session, now),
+            None => session.handle_exchange_failure(&self.ticket),
+        }
+    }
+}
