@@ -82,9 +82,8 @@ impl Exchanging {
             return Step::TransportFailed;
         };
         let checked = validated.and_then(|claims| {
-            match session.id_token_claims() {
-                Some(login) => login.check_refreshed(&claims)?,
-                None => {}
+            if let Some(login) = session.id_token_claims() {
+                login.check_refreshed(&claims)?;
             }
             Ok(claims)
         });
