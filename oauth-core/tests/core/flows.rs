@@ -286,3 +286,147 @@ fn polling_again_before_the_answer_is_a_driver_bug_not_a_second_request() {
     let error = done(authorize.poll(&mut session, clock.now())).expect_err("misuse");
     assert!(matches!(error, Error::Usage(UsageError::CallOutstanding)));
 }
+
+/// The OpenID Connect flows with HS256 ID tokens (keyed by the client secret, so no key set
+/// is fetched), answered by hand.
+mod openid_connect {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use oauth_core::flow::{Fetch, Flow, Login, Step};
+    use oauth_core::jose::Algorithm;
+    use oauth_core::oidc::{
+        AUTHORIZATION_ENTROPY, AuthorizationRequest, IdTokenError, authorization_url,
+    };
+    use oauth_core::testing::ManualClock;
+    use oauth_core::{ClientConfig, Error, TokenSession};
+    use serde_json::{Value, json};
+
+    use super::done;
+    use crate::response;
+
+    const SECRET: &str = "a-client-secret-of-32-bytes-or-more!";
+
+    fn config() -> ClientConfig {
+        ClientConfig::new("admin-cli")
+            .token_endpoint("https://as.test/token")
+            .expect("url")
+            .authorization_endpoint("https://as.test/auth")
+            .expect("url")
+            .issuer("https://as.test")
+            .redirect_uri("http://127.0.0.1/cb")
+            .client_secret_basic(SECRET)
+            .id_token_algorithms([Algorithm::HS256])
+    }
+
+    fn unix(t: SystemTime) -> u64 {
+        t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
+    }
+
+    fn hs256(claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
+        let signature = ring::hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+
+    fn token_answer(access_token: &str, id_token: &str) -> http::Response<Vec<u8>> {
+        let body = json!({
+            "access_token": access_token, "token_type": "Bearer", "expires_in": 60,
+            "refresh_token": "r1", "id_token": id_token,
+        });
+        response(200, Some("application/json"), body.to_string().as_bytes())
+    }
+
+    /// Answers the flow's token request with `answer`, then polls it to its end.
+    fn answer<F: Flow>(
+        session: &mut TokenSession,
+        flow: &mut F,
+        at: SystemTime,
+        answer: http::Response<Vec<u8>>,
+    ) -> Result<F::Output, Error>
+    where
+        F::Output: std::fmt::Debug,
+    {
+        let Step::Send(_) = flow.poll(session, at) else {
+            panic!("a token request first");
+        };
+        flow.handle_response(session, answer, at);
+        done(flow.poll(session, at))
+    }
+
+    #[test]
+    fn a_refreshed_id_token_is_checked_against_the_login_before_anything_changes() {
+        let mut clock = ManualClock::new();
+        let mut session = TokenSession::new(config());
+        let request = AuthorizationRequest::new().scope("openid");
+        let (_, pending) =
+            authorization_url(session.config(), &request, &[9; AUTHORIZATION_ENTROPY])
+                .expect("url");
+        let auth_time = unix(clock.now());
+        let claims = |sub: &str, iat: SystemTime, nonce: Option<&str>| {
+            let mut c = json!({
+                "iss": "https://as.test", "sub": sub, "aud": "admin-cli",
+                "iat": unix(iat), "exp": unix(iat) + 300, "auth_time": auth_time,
+            });
+            if let Some(nonce) = nonce {
+                c["nonce"] = json!(nonce);
+            }
+            hs256(&c)
+        };
+        let nonce = pending.nonce().expect("openid asks for a nonce").to_owned();
+        let callback = format!("http://127.0.0.1/cb?code=c0de&state={}", pending.state());
+        let mut login = Login::new(pending, &callback).expect("callback");
+        let id_token = claims("alice", clock.now(), Some(&nonce));
+        answer(
+            &mut session,
+            &mut login,
+            clock.now(),
+            token_answer("a1", &id_token),
+        )
+        .expect("login");
+        assert_eq!(session.id_token_claims().map(|c| c.sub()), Some("alice"));
+
+        // Another user's ID token with a refresh: refused, nothing changes.
+        clock.advance(Duration::from_secs(20));
+        let other = claims("mallory", clock.now(), None);
+        let error = answer(
+            &mut session,
+            &mut Fetch::refresh(),
+            clock.now(),
+            token_answer("a2", &other),
+        )
+        .expect_err("another subject");
+        assert!(
+            matches!(error, Error::IdToken(IdTokenError::Refreshed("sub"))),
+            "{error}"
+        );
+        assert_eq!(
+            session.token().map(|t| t.access_token().secret()),
+            Some("a1")
+        );
+        assert_eq!(session.id_token_claims().map(|c| c.sub()), Some("alice"));
+
+        // The login's user, issued now: the token and the claims follow it.
+        clock.advance(Duration::from_secs(5));
+        let same = claims("alice", clock.now(), None);
+        answer(
+            &mut session,
+            &mut Fetch::refresh(),
+            clock.now(),
+            token_answer("a3", &same),
+        )
+        .expect("refreshed");
+        assert_eq!(
+            session.token().map(|t| t.access_token().secret()),
+            Some("a3")
+        );
+        let claims = session.id_token_claims().expect("claims");
+        assert_eq!((claims.sub(), claims.iat()), ("alice", clock.now()));
+    }
+}

@@ -6,9 +6,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use oauth_core::jose::{Jwks, Jws};
-use oauth_core::oidc::{
-    AuthorizationRequest, parse_discovery_response, parse_userinfo_response,
-};
+use oauth_core::oidc::{AuthorizationRequest, parse_discovery_response, parse_userinfo_response};
 use oauth_core::rfc6750::parse_www_authenticate;
 use oauth_core::{
     ClientConfig, Error, Token, parse_introspection_response, parse_revocation_response,
@@ -102,7 +100,9 @@ fn config() -> ProptestConfig {
 
 /// An error's text and debug form hold no control character.
 fn printable(error: &Error) -> bool {
-    !format!("{error} {error:?}").chars().any(|c| c.is_control() && c != '\n')
+    !format!("{error} {error:?}")
+        .chars()
+        .any(|c| c.is_control() && c != '\n')
         && !error.to_string().contains('\n')
 }
 
