@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::{Body, Error, OAuth2Session};
 
+/// The most of a refused (`401`) response's body read before a replay, to keep its connection.
+const REFUSAL_DRAIN_LIMIT: u64 = 64 * 1024;
+
 oauth_core::buffered_request_builder!(OAuth2Session);
 
 impl RequestBuilder {
@@ -66,6 +69,13 @@ impl RequestBuilder {
             if verdict != ResourceVerdict::Replay {
                 return Ok(response);
             }
+            // Read the refusal's (small) body so its connection goes back to the pool rather
+            // than being closed; a large one is not worth it.
+            let _ = response
+                .into_body()
+                .limit(REFUSAL_DRAIN_LIMIT)
+                .read_to_vec()
+                .await;
             replays += 1;
         }
     }

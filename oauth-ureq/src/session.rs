@@ -175,7 +175,11 @@ impl OAuth2Session {
                     let waited = shared.changed.wait_timeout(state, slice);
                     state = waited.unwrap_or_else(PoisonError::into_inner).0;
                 }
-                Next::Done(result) => return result.map_err(Failed::into_error),
+                Next::Done(result) => {
+                    // A login commits in its last poll: its change goes to the hook now.
+                    self.run_hook(&mut state);
+                    return result.map_err(Failed::into_error);
+                }
             }
         }
     }
@@ -183,12 +187,17 @@ impl OAuth2Session {
     /// After the core applied an answer: the update hook for each token change, in order,
     /// and every waiting caller woken.
     fn changed(&self, state: &mut TokenSession) {
+        self.run_hook(state);
+        self.shared.changed.notify_all();
+    }
+
+    /// The update hook for each token change the core queued, in order.
+    fn run_hook(&self, state: &mut TokenSession) {
         while let Some(update) = state.poll_update() {
             if let Some(hook) = &self.shared.on_update {
                 hook(&update);
             }
         }
-        self.shared.changed.notify_all();
     }
 
     fn call(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {

@@ -54,36 +54,6 @@ mod tests {
     }
 
     #[test]
-    fn userinfo_before_a_login_is_misuse() {
-        let session = OAuth2Session::builder("c").build().expect("session");
-        let error = async_std::task::block_on(session.userinfo()).unwrap_err();
-        assert!(
-            matches!(
-                &error,
-                Error::Core(oauth_core::Error::Usage(oauth_core::UsageError::NoIdToken))
-            ),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn authorization_url_draws_fresh_state_verifier_and_nonce() {
-        let session = OAuth2Session::builder("c")
-            .authorization_endpoint("https://id.example/auth")
-            .redirect_uri("http://127.0.0.1:53682/callback")
-            .build()
-            .expect("session");
-        let request = AuthorizationRequest::new().scope("openid");
-        let (first, one) = session.authorization_url(&request).expect("url");
-        let (second, two) = session.authorization_url(&request).expect("url");
-        assert_ne!(one.state(), two.state());
-        assert_ne!(first, second);
-        for name in ["state", "code_challenge", "nonce"] {
-            assert!(first.query_pairs().any(|(k, _)| k == name), "{name}");
-        }
-    }
-
-    #[test]
     fn a_callback_that_fails_its_checks_sends_nothing_and_signs_nobody_in() {
         let session = OAuth2Session::builder("c")
             .authorization_endpoint("https://id.example/auth")

@@ -1,21 +1,23 @@
-//! oauth-reqwest against the real test authorization server: the seed scenario, the blocking
-//! adapter's list, and 1,000 tasks across the expiry moment. The fault-injection stub's tests
-//! (faults, redirects, cancelled callers, a runtime shutting down under a refresh) are in
-//! `stub`.
+//! oauth-reqwest: the blocking facade the behavioural table (`crate::table`) runs on (each
+//! session with a tokio runtime of its own; concurrent callers are tasks on it), the table's
+//! tests (`reqwest_adapter::shared::…`), and what only this adapter has: a tokio runtime shut
+//! down under a refresh, the user's own reqwest clients (resource and endpoint), reqwest's
+//! request builder, the middleware, and futures tokio can spawn.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use oauth_reqwest::{Error, Grant, OAuth2Session, Token, TokenRef, UpdateKind};
-use oauth_tests::fault::FaultServer;
-use oauth_tests::oidc_provider::AuthServer;
-use oauth_tests::seed::{DriverError, SeedDriver, next_pause, run_seed_scenario};
+use oauth_core::{BearerPlacement, Error as CoreError};
+use oauth_reqwest::{Error, Grant, OAuth2Session, Token, TokenRef};
+use oauth_tests::fault::{Fault, FaultServer};
 use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
 
-use crate::start_server;
-
-mod stub;
+use crate::table::{
+    self, Action, Adapter, AsyncAdapter, BuilderDebug, Caller, Options, Pool, Reply, apply_options,
+    eventually, expired_token, ok_stub, token_requests,
+};
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -25,411 +27,342 @@ fn runtime() -> Runtime {
         .expect("tokio runtime")
 }
 
-/// The seed driver: the scenario is synchronous, so each call blocks on the session's future.
-struct ReqwestDriver {
-    runtime: Runtime,
+/// The blocking facade over an `oauth_reqwest::OAuth2Session` and the tokio runtime its
+/// futures run on.
+#[derive(Debug, Clone)]
+pub(crate) struct Reqwest {
     session: OAuth2Session,
+    runtime: Arc<Runtime>,
 }
 
-fn driver_error(e: Error) -> DriverError {
-    DriverError {
-        display: e.to_string(),
-        oauth_error: e.oauth_error().map(|o| o.error().to_owned()),
-    }
-}
-
-impl SeedDriver for ReqwestDriver {
-    fn fetch_password(&mut self, username: &str, password: &str) -> Result<(), DriverError> {
-        self.runtime
-            .block_on(
-                self.session
-                    .fetch_token(Grant::password(username, password)),
-            )
-            .map(drop)
-            .map_err(driver_error)
-    }
-
-    fn get(&mut self, url: &str) -> Result<u16, DriverError> {
-        self.runtime
-            .block_on(self.session.get(url).send())
-            .map(|r| r.status().as_u16())
-            .map_err(driver_error)
-    }
-
-    fn refresh(&mut self) -> Result<(), DriverError> {
-        self.runtime
-            .block_on(self.session.refresh_token())
-            .map(drop)
-            .map_err(driver_error)
-    }
-
-    fn token(&self) -> Option<Token> {
-        self.session.token()
-    }
-
-    fn refresh_at(&self) -> Option<SystemTime> {
-        self.session.refresh_at()
+impl Reqwest {
+    fn wait<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 }
 
-fn session(server: &AuthServer, client_id: &str) -> oauth_reqwest::SessionBuilder {
-    OAuth2Session::builder(client_id)
-        .token_endpoint(&server.token_endpoint())
-        .revocation_endpoint(&server.revocation_endpoint())
-        .introspection_endpoint(&server.introspection_endpoint())
+async fn reply(response: reqwest::Response) -> Result<Reply, Error> {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
-/// Waits until the wall clock reaches `at`, polling it, for at most `bound`.
-async fn wait_until(at: SystemTime, bound: Duration) {
-    let started = Instant::now();
-    while let Some(pause) = next_pause(at, started, bound).unwrap_or_else(|e| panic!("{e}")) {
-        tokio::time::sleep(pause).await;
+async fn get(session: &OAuth2Session, url: &str) -> Result<Reply, Error> {
+    reply(session.get(url).send().await?).await
+}
+
+async fn post_json(
+    session: &OAuth2Session,
+    url: &str,
+    value: &serde_json::Value,
+) -> Result<Reply, Error> {
+    reply(session.post(url).json(value).send().await?).await
+}
+
+table::caller_runner!(async, await);
+table::adapter_error!(Error);
+
+impl Adapter for Reqwest {
+    type Error = Error;
+    type Task = JoinHandle<Caller<Error>>;
+
+    const NAME: &'static str = "oauth-reqwest";
+    const CALLERS: usize = 1000;
+    const FOLLOWS_REDIRECTS: bool = true;
+
+    fn build(options: Options) -> Result<Self, Error> {
+        let runtime = Arc::new(runtime());
+        let session = table::build_session!(
+            options,
+            wait: |discovery| runtime.block_on(discovery),
+            sleep: tokio::time::sleep
+        );
+        Ok(Self { session, runtime })
     }
-}
 
-async fn wait_for_refresh(session: &OAuth2Session) {
-    let at = session.refresh_at().expect("token has a refresh time");
-    wait_until(at, Duration::from_secs(30)).await;
-}
+    table::session_facade!();
 
-/// Polls `done` every 10 ms for at most 10 s.
-async fn eventually(what: &str, done: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if done() {
-            return;
+    fn spawn(&self, caller: Caller<Error>) -> Self::Task {
+        self.runtime.spawn(run(self.session.clone(), caller))
+    }
+
+    fn join(&self, task: Self::Task) -> Caller<Error> {
+        self.wait(task).expect("caller task")
+    }
+
+    fn is_timeout(error: &Error) -> bool {
+        error.is_timeout()
+    }
+
+    fn body_limit_exceeded(error: &Error) -> Option<u64> {
+        match error {
+            Error::BodyTooLarge { limit } => Some(*limit),
+            _ => None,
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("timed out waiting until {what}");
+
+    fn is_broken_exchange(error: &Error) -> bool {
+        matches!(error, Error::Transport(_))
+    }
+
+    fn pool(&self) -> Option<Pool> {
+        None
+    }
 }
 
-/// A token that expired a minute ago, with a refresh token.
-fn expired_token() -> Token {
-    let now = SystemTime::now();
-    Token::bearer("old-at")
-        .with_refresh_token("old-rt")
-        .with_lifetime(
-            now - Duration::from_secs(120),
-            now - Duration::from_secs(60),
-        )
+impl AsyncAdapter for Reqwest {
+    fn cancel(&self, task: Self::Task) -> bool {
+        task.abort();
+        self.wait(task).is_err_and(|e| e.is_cancelled())
+    }
+
+    fn poll_once_then_drop(&self, action: Action) -> bool {
+        let caller = run(self.session.clone(), Caller::once(action));
+        self.wait(table::poll_once_then_drop(caller))
+    }
 }
 
-fn token_requests(stub: &FaultServer) -> usize {
-    stub.requests()
-        .iter()
-        .filter(|r| r.path == "/token")
-        .count()
+impl BuilderDebug for Reqwest {
+    fn builder_debug(options: Options) -> String {
+        let builder = OAuth2Session::builder(options.client_id.clone());
+        format!("{:?}", apply_options!(builder, options))
+    }
+}
+
+table::behaviour_table!(Reqwest: async, debug_builder);
+
+/// reqwest's own client with its default policies.
+fn users_client() -> reqwest::Client {
+    oauth_reqwest::install_crypto_provider();
+    reqwest::Client::new()
 }
 
 #[test]
-fn seed_scenario() {
-    let server = start_server(Duration::from_secs(4));
-    // The seed's leeway of 60 s on a 4 s token: clamped to 2 s, so the token is used for 2 s.
-    let session = session(&server, "admin-cli")
-        .leeway(Duration::from_secs(60))
+fn a_refresh_dropped_with_its_runtime_is_reported_failed_and_the_next_caller_refreshes() {
+    let auth = FaultServer::start().expect("stub");
+    auth.script([
+        Fault::slow(Duration::from_secs(2), Fault::token()),
+        Fault::token(),
+    ]);
+    let api = ok_stub();
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&auth.url("/token"))
+        .token(expired_token())
         .build()
         .expect("session");
-    let mut driver = ReqwestDriver {
-        runtime: runtime(),
-        session,
-    };
-    run_seed_scenario(&server, &mut driver, &mut |line| {
-        eprintln!("reqwest seed: {line}")
-    })
-    .expect("seed scenario");
+    let first = runtime();
+    first.spawn({
+        let (session, url) = (session.clone(), api.url("/resource"));
+        async move { session.get(url).send().await.map(drop) }
+    });
+    eventually("the refresh is in flight", || token_requests(&auth) == 1);
+    drop(first);
+
+    let started = Instant::now();
+    let second = runtime();
+    let status = second
+        .block_on(async { session.get(api.url("/resource")).send().await })
+        .expect("response")
+        .status();
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the next caller did not wait for the lost exchange"
+    );
+    assert_eq!(token_requests(&auth), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_password_is_invalid_grant() {
-    let server = start_server(Duration::from_secs(30));
-    let session = session(&server, "admin-cli").build().expect("session");
-    let error = session
-        .fetch_token(Grant::password("admin", "wrong"))
-        .await
-        .unwrap_err();
-    assert_eq!(error.to_string(), "invalid_grant: Invalid user credentials");
-    assert!(error.requires_reauthentication());
-    assert!(session.token().is_none());
+async fn an_endpoint_client_that_follows_redirects_is_caught() {
+    let stub = FaultServer::start().expect("stub");
+    stub.script([
+        Fault::redirect(307, &stub.url("/elsewhere")),
+        Fault::token(),
+    ]);
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .endpoint_client(users_client())
+        .token(Token::bearer("old-at").with_refresh_token("old-rt"))
+        .build()
+        .expect("session");
+    let error = session.refresh_token().await.unwrap_err();
+    assert!(matches!(error, Error::EndpointRedirected), "{error}");
+    let token = session.token().expect("token");
+    assert_eq!(token.access_token().secret(), "old-at");
+    assert_eq!(token.refresh_token().map(|t| t.secret()), Some("old-rt"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn confidential_clients_basic_post_and_form_encoded_secret() {
-    let server = start_server(Duration::from_secs(30));
-    for (client, builder) in [
-        (
-            "basic-client",
-            session(&server, "basic-client").client_secret_basic("basic-secret"),
-        ),
-        (
-            "post-client",
-            session(&server, "post-client").client_secret_post("post-secret"),
-        ),
-        (
-            "odd-secret-client",
-            session(&server, "odd-secret-client")
-                .client_secret_basic("s3cr3t:with+special&chars/="),
-        ),
-    ] {
-        let session = builder.build().expect("session");
-        session
-            .fetch_token(Grant::client_credentials())
-            .await
-            .unwrap_or_else(|e| panic!("{client}: {e}"));
-        let response = session
-            .get(server.resource_url())
-            .send()
-            .await
-            .expect("resource");
-        assert_eq!(response.status(), 200, "{client}");
-    }
-    let wrong = session(&server, "basic-client")
-        .client_secret_basic("nope")
+async fn a_users_client_never_carries_the_bearer_to_another_origin() {
+    let origin = FaultServer::start().expect("stub");
+    let other = ok_stub();
+    origin.push(Fault::redirect(302, &other.url("/landing")));
+    // A user's client with reqwest's default redirect policy.
+    let session = OAuth2Session::builder("c")
+        .client(users_client())
+        .token(Token::bearer("secret-at"))
         .build()
         .expect("session");
-    let error = wrong
-        .fetch_token(Grant::client_credentials())
+    let response = session
+        .get(origin.url("/start"))
+        .send()
         .await
-        .unwrap_err();
+        .expect("response");
+    assert_eq!(response.status(), 200);
     assert_eq!(
-        error.oauth_error().map(|e| e.error()),
-        Some("invalid_client")
+        origin.requests()[0].header("authorization"),
+        Some("Bearer secret-at")
+    );
+    let landed = other.requests();
+    assert_eq!(landed.len(), 1);
+    assert_eq!(landed[0].header("authorization"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_client_sends_resource_requests_with_its_own_settings() {
+    let api = ok_stub();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-tenant", "blue".parse().expect("header"));
+    let client = {
+        oauth_reqwest::install_crypto_provider();
+        reqwest::Client::builder()
+    }
+    .default_headers(headers)
+    .build()
+    .expect("client");
+    let session = OAuth2Session::builder("c")
+        .client(client)
+        .token(Token::bearer("at"))
+        .build()
+        .expect("session");
+    session
+        .put(api.url("/item"))
+        .query(&[("page", "2")])
+        .header("x-request", "1")
+        .form(&[("name", "value")])
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("response");
+    let seen = &api.requests()[0];
+    assert_eq!(seen.path, "/item?page=2");
+    assert_eq!(seen.header("x-tenant"), Some("blue"));
+    assert_eq!(seen.header("x-request"), Some("1"));
+    assert_eq!(seen.header("authorization"), Some("Bearer at"));
+    assert_eq!(seen.body_text(), "name=value");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middleware_signs_refreshes_and_replays_like_the_session() {
+    let stub = FaultServer::start().expect("stub");
+    stub.script([
+        Fault::unauthorized_invalid_token(),
+        Fault::token(),
+        Fault::respond(200, "text/plain", "ok"),
+    ]);
+    let session = OAuth2Session::builder("c")
+        .token_endpoint(&stub.url("/token"))
+        .token(Token::bearer("stale").with_refresh_token("rt"))
+        .build()
+        .expect("session");
+    let client = reqwest_middleware::ClientBuilder::new(users_client())
+        .with(oauth_reqwest::OAuth2Middleware::new(session.clone()))
+        .build();
+    let response = client
+        .post(stub.url("/resource"))
+        .body("payload")
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 200);
+    let requests = stub.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/resource", "/token", "/resource"]);
+    assert_eq!(
+        requests[2].header("authorization"),
+        Some("Bearer stub-at-1")
+    );
+    assert_eq!(requests[2].body_text(), "payload");
+
+    let no_token = OAuth2Session::builder("c").build().expect("session");
+    let client = reqwest_middleware::ClientBuilder::new(users_client())
+        .with(oauth_reqwest::OAuth2Middleware::new(no_token))
+        .build();
+    let error = client.get(stub.url("/x")).send().await.unwrap_err();
+    let reqwest_middleware::Error::Middleware(inner) = error else {
+        panic!("expected a middleware error, got {error}");
+    };
+    assert!(matches!(
+        inner.downcast_ref::<Error>(),
+        Some(Error::Core(CoreError::Usage(_)))
+    ));
+}
+
+#[test]
+fn session_is_clone_send_sync_and_its_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn shared<T: Clone + Send + Sync + 'static>(_: &T) {}
+    let session = OAuth2Session::builder("c").build().expect("session");
+    shared(&session);
+    send(&session.fetch_token(Grant::client_credentials()));
+    send(&session.refresh_token());
+    send(&session.revoke_token(TokenRef::Access(&"at".into())));
+    send(&session.introspect_token(TokenRef::Access(&"at".into())));
+    send(&session.get("http://127.0.0.1/").send());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_or_query_token_never_follows_a_redirect_to_another_origin() {
+    let origin = FaultServer::start().expect("stub");
+    let other = ok_stub();
+    for placement in [BearerPlacement::FormBody, BearerPlacement::Query] {
+        let session = OAuth2Session::builder("c")
+            .bearer_placement(placement)
+            .token(Token::bearer("secret-at"))
+            .build()
+            .expect("session");
+        let post_form = || {
+            session
+                .post(origin.url("/start"))
+                .form(&[("name", "value")])
+                .send()
+        };
+        for status in [307, 308] {
+            origin.push(Fault::redirect(status, &other.url("/landing")));
+            let response = post_form().await.expect("response");
+            assert_eq!(response.status(), status, "{placement:?}");
+        }
+        // Within the origin, redirects are still followed.
+        origin.script([
+            Fault::redirect(307, &origin.url("/moved")),
+            Fault::respond(200, "text/plain", "ok"),
+        ]);
+        let response = post_form().await.expect("response");
+        assert_eq!(response.status(), 200, "{placement:?}");
+    }
+    assert!(
+        other.requests().is_empty(),
+        "the other origin received the token"
+    );
+    let sent = origin.requests();
+    assert_eq!(sent.len(), 8);
+    assert_eq!(
+        sent[0].form_value("access_token").as_deref(),
+        Some("secret-at")
+    );
+    assert_eq!(sent[3].path, "/moved");
+    assert_eq!(
+        sent[3].form_value("access_token").as_deref(),
+        Some("secret-at")
     );
     assert!(
-        error
-            .oauth_error()
-            .and_then(|e| e.www_authenticate())
-            .is_some_and(|c| c.starts_with("Basic"))
+        sent[4].path.contains("access_token=secret-at"),
+        "{}",
+        sent[4].path
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_credentials_token_is_fetched_again_when_due() {
-    let server = start_server(Duration::from_secs(2));
-    let updates = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&updates);
-    let session = session(&server, "cc-client")
-        .client_secret_basic("cc-secret")
-        .leeway(Duration::from_secs(1))
-        .on_token_update(move |u| seen.lock().expect("lock").push(u.kind()))
-        .build()
-        .expect("session");
-    session
-        .fetch_token(Grant::client_credentials())
-        .await
-        .expect("token");
-    wait_for_refresh(&session).await;
-    let response = session
-        .get(server.resource_url())
-        .send()
-        .await
-        .expect("resource");
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        server
-            .stats()
-            .expect("stats")
-            .token_requests("client_credentials"),
-        2
-    );
-    assert_eq!(
-        *updates.lock().expect("lock"),
-        [UpdateKind::Fetched, UpdateKind::Refetched]
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotation_on_keeps_and_reports_the_new_refresh_token_and_off_keeps_the_old() {
-    let server = start_server(Duration::from_secs(30));
-    for (client, rotates) in [("admin-cli-rotating", true), ("admin-cli", false)] {
-        // The async hook, slow on purpose: each call must still have finished by the time the
-        // call that caused its change returns.
-        let reported = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&reported);
-        let session = session(&server, client)
-            .on_token_update_async(move |u| {
-                let seen = Arc::clone(&seen);
-                async move {
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                    let rt = u.new_token().refresh_token().map(|t| t.secret().to_owned());
-                    seen.lock().expect("lock").push((u.kind(), rt));
-                }
-            })
-            .build()
-            .expect("session");
-        let first = session
-            .fetch_token(Grant::password("admin", "admin"))
-            .await
-            .expect("token");
-        assert_eq!(reported.lock().expect("lock").len(), 1);
-        let second = session.refresh_token().await.expect("refresh");
-        assert_eq!(reported.lock().expect("lock").len(), 2);
-        let third = session
-            .refresh_token()
-            .await
-            .expect("refresh with the kept refresh token");
-        let rt = |t: &Token| {
-            t.refresh_token()
-                .expect("refresh token")
-                .secret()
-                .to_owned()
-        };
-        assert_eq!(rt(&first) != rt(&second), rotates, "{client}");
-        assert_eq!(rt(&second) != rt(&third), rotates, "{client}");
-        let reported = reported.lock().expect("lock");
-        let kinds: Vec<UpdateKind> = reported.iter().map(|(kind, _)| *kind).collect();
-        assert_eq!(
-            kinds,
-            [
-                UpdateKind::Fetched,
-                UpdateKind::Refreshed,
-                UpdateKind::Refreshed
-            ],
-            "one hook call per change, in order"
-        );
-        assert_eq!(reported[2].1.as_deref(), Some(rt(&third).as_str()));
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unauthorized_invalid_token_refreshes_once_and_replays_the_body() {
-    let server = start_server(Duration::from_secs(30));
-    let session = session(&server, "admin-cli").build().expect("session");
-    let token = session
-        .fetch_token(Grant::password("admin", "admin"))
-        .await
-        .expect("token");
-    // An access token the server does not know, with a live refresh token: the resource answers
-    // 401 invalid_token (revoking the access token would end the whole grant at oidc-provider).
-    let refresh_token = token.refresh_token().expect("refresh token").clone();
-    session.set_token(Token::bearer("unknown-to-the-server").with_refresh_token(refresh_token));
-    server.reset_stats().expect("reset");
-    let response = session
-        .post(format!("{}/echo", server.resource_url()))
-        .json(&serde_json::json!({"replayed": "body"}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 200);
-    let echoed: serde_json::Value = response.json().await.expect("json");
-    assert_eq!(echoed["body"], r#"{"replayed":"body"}"#);
-    let stats = server.stats().expect("stats");
-    assert_eq!(stats.token_requests("refresh_token"), 1);
-    assert_eq!((stats.resource_unauthorized(), stats.resource_ok()), (1, 1));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_tasks_across_expiry_cause_exactly_one_refresh() {
-    const TASKS: usize = 1000;
-    for client in ["admin-cli", "admin-cli-rotating"] {
-        // 6 s tokens: the renewed token is due about 5 s after the refresh, well after the
-        // last request of the window below, so one expiry is crossed, never two (a 4 s token
-        // on a loaded machine let a slow task meet the next expiry too).
-        let server = start_server(Duration::from_secs(6));
-        let session = session(&server, client)
-            .leeway(Duration::ZERO)
-            .build()
-            .expect("session");
-        let first = session
-            .fetch_token(Grant::password("admin", "admin"))
-            .await
-            .expect("token");
-        let expires_at = first.expires_at().expect("expiry");
-        wait_until(
-            expires_at - Duration::from_millis(1500),
-            Duration::from_secs(10),
-        )
-        .await;
-        server.reset_stats().expect("reset");
-        let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
-        let failures = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::new(AtomicUsize::new(0));
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..TASKS {
-            let (session, barrier, failures, requests, url) = (
-                session.clone(),
-                Arc::clone(&barrier),
-                Arc::clone(&failures),
-                Arc::clone(&requests),
-                server.resource_url(),
-            );
-            tasks.spawn(async move {
-                barrier.wait().await;
-                // Each task keeps requesting until it has crossed the expiry moment, and
-                // starts no request later than 2 s after it.
-                for _ in 0..10_000 {
-                    let now = SystemTime::now();
-                    if now > expires_at + Duration::from_secs(2) {
-                        break;
-                    }
-                    let crossed = now > expires_at + Duration::from_millis(300);
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    let outcome = match session.get(&url).send().await {
-                        Ok(r) if r.status() == 200 => {
-                            r.bytes().await.map(drop).map_err(|e| e.to_string())
-                        }
-                        Ok(r) => Err(format!("HTTP {} reached the caller", r.status())),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if let Err(e) = outcome {
-                        if failures.fetch_add(1, Ordering::Relaxed) == 0 {
-                            eprintln!("{client}: first failure: {e}");
-                        }
-                    }
-                    if crossed {
-                        break;
-                    }
-                }
-            });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            joined.expect("task");
-        }
-        let stats = server.stats().expect("stats");
-        eprintln!(
-            "{client}: {TASKS} tasks, {} requests, {} refresh request(s), {} answered 401 (replayed)",
-            requests.load(Ordering::Relaxed),
-            stats.token_requests("refresh_token"),
-            stats.resource_unauthorized()
-        );
-        assert_eq!(
-            stats.token_requests("refresh_token"),
-            1,
-            "{client}: {stats:?}"
-        );
-        assert_eq!(failures.load(Ordering::Relaxed), 0, "{client}");
-        let now = session.token().expect("token");
-        assert_ne!(now.access_token(), first.access_token(), "{client}");
-        assert!(
-            !server.log().contains("already used"),
-            "{client}: a refresh token was reused"
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn introspection_and_revocation() {
-    let server = start_server(Duration::from_secs(30));
-    let session = session(&server, "basic-client")
-        .client_secret_basic("basic-secret")
-        .build()
-        .expect("session");
-    let token = session
-        .fetch_token(Grant::password("admin", "admin"))
-        .await
-        .expect("token");
-    let live = session
-        .introspect_token(TokenRef::Access(token.access_token()))
-        .await
-        .expect("introspection");
-    assert!(live.active());
-    assert_eq!(live.client_id(), Some("basic-client"));
-    session
-        .revoke_token(TokenRef::Access(token.access_token()))
-        .await
-        .expect("revoked");
-    let dead = session
-        .introspect_token(TokenRef::Access(token.access_token()))
-        .await
-        .expect("introspection");
-    assert!(!dead.active());
 }
