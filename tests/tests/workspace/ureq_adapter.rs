@@ -122,6 +122,40 @@ fn sequential_requests_reuse_one_connection() {
 }
 
 #[test]
+fn threads_sharing_a_session_keep_their_connections() {
+    // ureq's default pool keeps 3 idle connections per host: 16 threads then opened and
+    // closed a connection for most requests (thousands of sockets in TIME_WAIT).
+    let stub = FaultServer::with_default(Fault::respond(200, "text/plain", "1")).expect("stub");
+    let session = OAuth2Session::builder("c")
+        .token(Token::bearer("at"))
+        .build()
+        .expect("session");
+    let threads = 16;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (session, barrier, url) = (session.clone(), barrier.clone(), stub.url("/r"));
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..25 {
+                    let mut response = session.get(&url).call().expect("response");
+                    assert_eq!(response.body_mut().read_to_string().expect("body"), "1");
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("worker");
+    }
+    assert_eq!(stub.requests().len(), threads * 25);
+    assert!(
+        stub.connections() <= oauth_ureq::IDLE_CONNECTIONS_PER_HOST,
+        "{} connections for {threads} threads",
+        stub.connections()
+    );
+}
+
+#[test]
 fn a_users_agent_never_carries_the_bearer_through_a_redirect() {
     let origin = FaultServer::start().expect("stub");
     let other_port =

@@ -7,7 +7,8 @@
 //!   `block_on`). Sessions are built from [`Options`]; callers that run at the same time
 //!   (threads for oauth-ureq, tasks for the async two) follow a [`Caller`] plan.
 //! * The scenarios are generic functions over it: [`oauth`] (the real server), [`faults`]
-//!   (the fault-injection stub), [`oidc`] (OpenID Connect against the real provider), and
+//!   (the fault-injection stub), [`hostile`] (hostile servers and careless callers), [`oidc`]
+//!   (OpenID Connect against the real provider), and
 //!   [`async_only`] for what only an async session has (the async update hook, callers that
 //!   go away).
 //! * [`behaviour_table!`] generates the `#[test]` functions for one adapter, in a module
@@ -43,6 +44,7 @@ use oauth_tests::seed::{DriverError, SeedDriver};
 
 pub(crate) mod async_only;
 pub(crate) mod faults;
+pub(crate) mod hostile;
 pub(crate) mod oauth;
 pub(crate) mod oidc;
 
@@ -463,6 +465,12 @@ macro_rules! behaviour_table {
                 an_explicit_refresh_during_an_automatic_one_is_refused_and_sends_nothing,
                 waiters_share_one_failed_refresh_and_the_old_token_stays,
             );
+            $crate::table::scenario_tests!($adapter, hostile:
+                endpoint_urls_with_a_fragment_or_credentials_are_refused_when_built,
+                a_huge_timeout_is_no_panic,
+                server_text_is_printed_with_control_characters_escaped,
+                a_port_out_of_range_is_refused_not_read_as_80,
+            );
             $crate::table::scenario_tests!($adapter, oidc:
                 code_flow_with_pkce_and_nonce_validates_the_id_token_and_fetches_userinfo,
                 an_id_token_that_fails_validation_signs_nobody_in_and_calls_no_hook,
@@ -471,6 +479,7 @@ macro_rules! behaviour_table {
                 concurrent_unknown_kids_on_a_cold_cache_share_one_fetch,
                 state_mismatch_and_error_callbacks_are_refused,
                 claims_never_outlive_the_token_of_their_login,
+                a_refreshed_id_token_is_validated_and_its_claims_follow_the_token,
                 userinfo_before_a_login_is_misuse,
                 authorization_url_draws_fresh_state_verifier_and_nonce,
                 discovery_of_another_issuers_metadata_is_refused,

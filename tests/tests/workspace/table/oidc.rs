@@ -265,6 +265,33 @@ pub(crate) fn claims_never_outlive_the_token_of_their_login<A: Adapter>() {
     assert!(session.id_token_claims().is_none(), "a fetch clears them");
 }
 
+pub(crate) fn a_refreshed_id_token_is_validated_and_its_claims_follow_the_token<A: Adapter>() {
+    let server = start_server(Duration::from_secs(30));
+    let session: A = oidc_session(&server, Duration::from_secs(60));
+    let login_token = login(&session).expect("login");
+    let at_login = session.id_token_claims().expect("claims");
+    let refreshed = session.refresh_token().expect("refresh");
+    assert!(
+        refreshed.access_token() != login_token.access_token(),
+        "a new access token"
+    );
+    // A refreshed token keeps no ID token of the old one: this one came with the refresh (the
+    // same bytes as the login's when issued in the same second), and was checked.
+    let id_token = refreshed.id_token().expect("an ID token with the refresh");
+    let now = session.id_token_claims().expect("claims after the refresh");
+    let of_the_token = session.validate_id_token(id_token).expect("valid");
+    // OIDC Core 12.2: the same user and authentication, a new token.
+    assert_eq!(
+        (now.sub(), now.auth_time()),
+        (at_login.sub(), at_login.auth_time())
+    );
+    assert_eq!(
+        (now.iat(), now.exp()),
+        (of_the_token.iat(), of_the_token.exp())
+    );
+    assert!(now.iat() >= at_login.iat());
+}
+
 pub(crate) fn userinfo_before_a_login_is_misuse<A: Adapter>() {
     let session = A::build(Options::new("c")).expect("session");
     assert_no_id_token(&session.userinfo().unwrap_err());
