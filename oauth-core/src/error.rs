@@ -288,7 +288,9 @@ impl fmt::Debug for ResponseError {
 }
 
 fn content_type_suffix(content_type: Option<&str>) -> String {
-    content_type.map(|c| format!(" ({c})")).unwrap_or_default()
+    content_type
+        .map(|c| format!(" ({})", escape_controls(c)))
+        .unwrap_or_default()
 }
 
 fn shown_excerpt(status: StatusCode, excerpt: &str) -> String {
@@ -441,6 +443,20 @@ mod tests {
                 .with_description("Session not active")
                 .to_string(),
             "invalid_grant: Session not active"
+        );
+    }
+
+    /// Found by the `discovery` fuzz target: a content type may hold tabs.
+    #[test]
+    fn a_content_type_with_control_characters_is_printed_escaped() {
+        let error = ResponseError::Unexpected {
+            status: StatusCode::NOT_FOUND,
+            content_type: Some("\t\tissuer\t1".into()),
+            body_excerpt: "\tN\u{0}".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "unexpected response: HTTP 404 Not Found (\\t\\tissuer\\t1): \\tN\\u{0}"
         );
     }
 
