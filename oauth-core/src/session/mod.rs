@@ -587,8 +587,22 @@ impl TokenSession {
             self.config.bearer_placement,
             self.generation,
         );
+        // A token set back with the refresh token a renewal in flight is using: that request
+        // is still on the wire, so no second one may start with the same refresh token (its
+        // answer is dropped as superseded, then renewal may start again).
+        let same_refresh_token_in_flight = kind == UpdateKind::Set
+            && matches!(self.renewal, Renewal::InFlight { .. })
+            && match (
+                self.token.as_ref().and_then(Token::refresh_token),
+                token.refresh_token(),
+            ) {
+                (Some(old), Some(new)) => old.secret() == new.secret(),
+                _ => false,
+            };
         let old = self.token.replace(token.clone());
-        self.renewal = Renewal::Idle;
+        if !same_refresh_token_in_flight {
+            self.renewal = Renewal::Idle;
+        }
         self.rejected_by_resource = false;
         let update = TokenUpdate {
             kind,

@@ -315,6 +315,37 @@ fn without_an_exchange_timeout_a_live_refresh_is_never_doubled() {
     assert_eq!(server.token_requests("refresh_token"), 1);
 }
 
+/// Found by the `session` fuzz target: a token set back with the refresh token of a refresh
+/// in flight must not let a second refresh start with it.
+#[test]
+fn a_token_set_back_during_a_refresh_does_not_double_its_refresh_token() {
+    let mut server = ScriptedServer::new();
+    let mut clock = ManualClock::new();
+    let mut session = seeded(&mut server, 0, &clock).with_exchange_timeout(None);
+    clock.advance(Duration::from_secs(60));
+    let in_flight = refresh(session.poll_authorization(clock.now()));
+    let persisted = session.token().expect("token").clone();
+    let _ = session.set_token(persisted);
+    assert!(matches!(
+        session.poll_authorization(clock.now()),
+        Authorization::Wait(_)
+    ));
+    assert!(matches!(
+        session.refresh(clock.now()),
+        Err(Error::Usage(UsageError::RefreshInFlight))
+    ));
+    // Its answer is dropped (the token was set meanwhile); then renewal starts again.
+    let superseded = exchange(&mut server, &mut session, in_flight, clock.now());
+    assert!(matches!(
+        superseded,
+        Err(Error::Usage(UsageError::Superseded))
+    ));
+    assert!(matches!(
+        session.poll_authorization(clock.now()),
+        Authorization::Refresh(_)
+    ));
+}
+
 #[test]
 fn unauthorized_invalid_token_refreshes_once_then_replays_once() {
     let mut server = ScriptedServer::new();
