@@ -28,26 +28,3 @@ impl SessionBuilder {
         Ok(self.provider_metadata(&metadata))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use oauth_core::IdToken;
-    use oauth_core::oidc::{IdTokenExpectations, PendingAuthorization};
-
-    use crate::OAuth2Session;
-
-    /// Type-checked, never run: every OpenID Connect future can be spawned on tokio.
-    #[allow(dead_code, reason = "a compile-time check")]
-    fn futures_are_send(
-        session: &OAuth2Session,
-        pending: PendingAuthorization,
-        id_token: &IdToken,
-        expectations: &IdTokenExpectations,
-    ) {
-        fn send<T: Send>(_: T) {}
-        send(OAuth2Session::from_issuer("https://id.example", "c"));
-        send(session.exchange_code(pending, "http://127.0.0.1/callback"));
-        send(session.userinfo());
-        send(session.validate_id_token(id_token, expectations, None));
-    }
-}

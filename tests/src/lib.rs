@@ -8,8 +8,10 @@
 //! * [`fault::FaultServer`] is a stub HTTP/1.1 server answering a script of [`fault::Fault`]s
 //!   (HTML 500, an OAuth error with 200, a slow or cut-off reply, an oversized body, …) and
 //!   recording every request.
-//! * [`seed`] is the seed scenario as a table of steps; each adapter implements
-//!   [`seed::SeedDriver`] and calls [`seed::run_seed_scenario`].
+//! * [`seed`] is the seed scenario as a table of steps over [`seed::SeedDriver`]: the demo
+//!   drives it through [`ureq_driver`]; the workspace tests' behavioural table
+//!   (`tests/workspace/table`) drives it through every adapter's facade. The protocol
+//!   drivers themselves live in the adapters (one loop each, over `oauth_core::flow`).
 //! * [`http1::send`] is a tiny blocking HTTP/1.1 client for the harness's own calls, and a
 //!   transport for driving `oauth-core` without any adapter.
 //!

@@ -31,27 +31,10 @@ impl SessionBuilder {
 
 #[cfg(test)]
 mod tests {
-    use oauth_core::IdToken;
-    use oauth_core::oidc::{AuthorizationRequest, IdTokenExpectations, PendingAuthorization};
+    use oauth_core::oidc::AuthorizationRequest;
 
     use super::*;
     use crate::OAuth2Session;
-
-    /// Type-checked, never run: every OpenID Connect future can be spawned on any executor.
-    #[allow(dead_code, reason = "a compile-time check")]
-    fn futures_are_send(
-        session: &OAuth2Session,
-        pending: PendingAuthorization,
-        id_token: &IdToken,
-        expectations: &IdTokenExpectations,
-    ) {
-        fn send<T: Send>(_: T) {}
-        send(OAuth2Session::from_issuer("https://id.example", "c"));
-        send(OAuth2Session::builder("c").discover("https://id.example"));
-        send(session.exchange_code(pending, "http://127.0.0.1/callback"));
-        send(session.userinfo());
-        send(session.validate_id_token(id_token, expectations, None));
-    }
 
     #[test]
     fn a_callback_that_fails_its_checks_sends_nothing_and_signs_nobody_in() {

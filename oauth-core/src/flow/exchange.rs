@@ -114,4 +114,43 @@ impl Exchanging {
             None => session.handle_exchange_failure(&self.ticket),
         }
     }
+
+    /// Hands `response` to the exchange in `slot` (the token answer, or a key set for its
+    /// check): the outcome once the exchange ended, which empties `slot`.
+    pub(crate) fn respond(
+        slot: &mut Option<Self>,
+        session: &mut TokenSession,
+        response: Response<Vec<u8>>,
+        sent_at: SystemTime,
+    ) -> Option<Result<Token, Error>> {
+        let exchanging = slot.as_mut()?;
+        if exchanging.is_checking() {
+            exchanging.handle_check_response(session, response, sent_at);
+            return None;
+        }
+        let outcome = exchanging.handle_token_response(session, &response, sent_at);
+        if outcome.is_some() {
+            *slot = None;
+        }
+        outcome
+    }
+
+    /// Reports that the call of the exchange in `slot` got no answer: `true` when that ended
+    /// the exchange (its token request failed), which empties `slot`; a failed key fetch ends
+    /// it at the next `poll`.
+    pub(crate) fn fail(
+        slot: &mut Option<Self>,
+        session: &mut TokenSession,
+        now: SystemTime,
+    ) -> bool {
+        let Some(exchanging) = slot.as_mut() else {
+            return false;
+        };
+        exchanging.handle_failure(session, now);
+        let ended = !exchanging.is_checking();
+        if ended {
+            *slot = None;
+        }
+        ended
+    }
 }

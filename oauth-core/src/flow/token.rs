@@ -91,25 +91,15 @@ impl Flow for Fetch {
         response: Response<Vec<u8>>,
         sent_at: SystemTime,
     ) {
-        let Some(exchanging) = &mut self.exchanging else {
-            return;
-        };
-        if exchanging.is_checking() {
-            return exchanging.handle_check_response(session, response, sent_at);
-        }
-        if let Some(outcome) = exchanging.handle_token_response(session, &response, sent_at) {
-            self.exchanging = None;
+        if let Some(outcome) = Exchanging::respond(&mut self.exchanging, session, response, sent_at)
+        {
             self.answer = Answer::Read(outcome);
         }
     }
 
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
-        if let Some(exchanging) = &mut self.exchanging {
-            exchanging.handle_failure(session, now);
-            if !exchanging.is_checking() {
-                self.exchanging = None;
-                self.answer = Answer::Failed;
-            }
+        if Exchanging::fail(&mut self.exchanging, session, now) {
+            self.answer = Answer::Failed;
         }
     }
 }
@@ -188,25 +178,15 @@ impl Flow for Authorize {
         response: Response<Vec<u8>>,
         sent_at: SystemTime,
     ) {
-        let Some(exchanging) = &mut self.exchanging else {
-            return;
-        };
-        if exchanging.is_checking() {
-            return exchanging.handle_check_response(session, response, sent_at);
-        }
-        if let Some(outcome) = exchanging.handle_token_response(session, &response, sent_at) {
-            self.exchanging = None;
+        if let Some(outcome) = Exchanging::respond(&mut self.exchanging, session, response, sent_at)
+        {
             self.settle(outcome);
         }
     }
 
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
-        if let Some(exchanging) = &mut self.exchanging {
-            exchanging.handle_failure(session, now);
-            if !exchanging.is_checking() {
-                self.exchanging = None;
-                self.failure = Answer::Failed;
-            }
+        if Exchanging::fail(&mut self.exchanging, session, now) {
+            self.failure = Answer::Failed;
         }
     }
 }

@@ -392,4 +392,19 @@ fn session_futures_are_send_so_any_executor_can_spawn_them() {
     let token = Token::bearer("t");
     assert_send(&session.revoke_token(TokenRef::Access(token.access_token())));
     assert_send(&session.introspect_token(TokenRef::Access(token.access_token())));
+    assert_send(&OAuth2Session::from_issuer("https://id.example", "c"));
+    assert_send(&OAuth2Session::builder("c").discover("https://id.example"));
+    let oidc = OAuth2Session::builder("c")
+        .authorization_endpoint("https://id.example/auth")
+        .redirect_uri("http://127.0.0.1/cb")
+        .build()
+        .expect("session");
+    let (_, pending) = oidc
+        .authorization_url(&oauth_core::oidc::AuthorizationRequest::new())
+        .expect("url");
+    assert_send(&oidc.exchange_code(pending, "http://127.0.0.1/cb"));
+    assert_send(&session.userinfo());
+    let expectations = oauth_core::oidc::IdTokenExpectations::default();
+    let id_token = oauth_core::IdToken::new("a.b.c");
+    assert_send(&session.validate_id_token(&id_token, &expectations, None));
 }

@@ -314,6 +314,21 @@ fn session_is_clone_send_sync_and_its_futures_are_send() {
     send(&session.revoke_token(TokenRef::Access(&"at".into())));
     send(&session.introspect_token(TokenRef::Access(&"at".into())));
     send(&session.get("http://127.0.0.1/").send());
+    send(&OAuth2Session::from_issuer("https://id.example", "c"));
+    send(&OAuth2Session::builder("c").discover("https://id.example"));
+    let oidc = OAuth2Session::builder("c")
+        .authorization_endpoint("https://id.example/auth")
+        .redirect_uri("http://127.0.0.1/cb")
+        .build()
+        .expect("session");
+    let (_, pending) = oidc
+        .authorization_url(&oauth_core::oidc::AuthorizationRequest::new())
+        .expect("url");
+    send(&oidc.exchange_code(pending, "http://127.0.0.1/cb"));
+    send(&session.userinfo());
+    let expectations = oauth_core::oidc::IdTokenExpectations::default();
+    let id_token = oauth_core::IdToken::new("a.b.c");
+    send(&session.validate_id_token(&id_token, &expectations, None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

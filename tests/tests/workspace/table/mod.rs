@@ -470,6 +470,7 @@ macro_rules! behaviour_table {
                 a_huge_timeout_is_no_panic,
                 server_text_is_printed_with_control_characters_escaped,
                 a_port_out_of_range_is_refused_not_read_as_80,
+                arbitrary_token_endpoint_answers_are_tokens_or_typed_errors,
             );
             $crate::table::scenario_tests!($adapter, oidc:
                 code_flow_with_pkce_and_nonce_validates_the_id_token_and_fetches_userinfo,
