@@ -13,7 +13,14 @@
 //!        ◄── parse_token_response(&response, sent_at) ◄── http::Response<Vec<u8>>
 //!
 //!  TokenSession::poll_authorization(now) ─► Ready(bearer) | Refresh(exchange) | Refetch(..) | Wait | Fail
+//!
+//!  flow::{Fetch, Authorize, Login, Userinfo, …}.poll(&mut session, now)
+//!        ─► Send(call) | Wait { until } | Done(result)      (whole operations, see [`flow`])
 //! ```
+//!
+//! Every operation a client makes (fetch, renewal, code exchange with key fetch and ID token
+//! check, userinfo, revocation, introspection) is a state machine in [`flow`]: a driver loop of
+//! a dozen lines runs any of them over any transport, which is all the adapters do.
 //!
 //! What it does not do: HTTP, TLS, waiting, locking, persistence. Those belong to the caller.
 //!

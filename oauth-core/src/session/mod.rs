@@ -46,6 +46,7 @@ use crate::error::{ConfigError, Error, OAuthError, UsageError};
 use crate::oidc::{IdTokenClaims, JwksCache};
 use crate::rfc6749::{Grant, parse_token_response, token_request};
 use crate::rfc6750::{Bearer, is_invalid_token_challenge};
+use crate::secret::RefreshToken;
 use crate::token::Token;
 
 mod types;
@@ -98,6 +99,9 @@ pub struct TokenSession {
     delivering: bool,
     /// How long an unanswered exchange blocks others; `None`: until it is reported.
     exchange_timeout: Option<Duration>,
+    /// Refresh requests sent and not yet answered: their exchange, refresh token and start.
+    /// A token set meanwhile may carry the same refresh token; no second request may.
+    on_the_wire: Vec<(u64, RefreshToken, SystemTime)>,
 }
 
 /// How to get a new token without a refresh token: the client-credentials grant and its scope.
@@ -156,6 +160,7 @@ impl TokenSession {
             record_updates: false,
             delivering: false,
             exchange_timeout: Some(EXCHANGE_TIMEOUT),
+            on_the_wire: Vec::new(),
         }
     }
 
@@ -298,6 +303,7 @@ impl TokenSession {
             return Err(UsageError::NoToken.into());
         }
         // Two refreshes with one refresh token would make a rotating server revoke the grant.
+        self.adopt_refresh_on_the_wire(now);
         if matches!(self.renewal, Renewal::InFlight { started_at, .. } if !self.abandoned(started_at, now))
         {
             return Err(UsageError::RefreshInFlight.into());
@@ -355,6 +361,7 @@ impl TokenSession {
             return self.ready();
         }
         let usable = stage == Stage::Due;
+        self.adopt_refresh_on_the_wire(now);
         let may_use_refresh_token = match &self.renewal {
             Renewal::InFlight { id, started_at } if !self.abandoned(*started_at, now) => {
                 return if usable {
@@ -587,22 +594,8 @@ impl TokenSession {
             self.config.bearer_placement,
             self.generation,
         );
-        // A token set back with the refresh token a renewal in flight is using: that request
-        // is still on the wire, so no second one may start with the same refresh token (its
-        // answer is dropped as superseded, then renewal may start again).
-        let same_refresh_token_in_flight = kind == UpdateKind::Set
-            && matches!(self.renewal, Renewal::InFlight { .. })
-            && match (
-                self.token.as_ref().and_then(Token::refresh_token),
-                token.refresh_token(),
-            ) {
-                (Some(old), Some(new)) => old.secret() == new.secret(),
-                _ => false,
-            };
         let old = self.token.replace(token.clone());
-        if !same_refresh_token_in_flight {
-            self.renewal = Renewal::Idle;
-        }
+        self.renewal = Renewal::Idle;
         self.rejected_by_resource = false;
         let update = TokenUpdate {
             kind,
@@ -664,7 +657,34 @@ impl TokenSession {
             id: exchange.ticket.id,
             started_at: now,
         };
+        if let (ExchangeKind::Refresh, Some(refresh_token)) =
+            (kind, self.token.as_ref().and_then(Token::refresh_token))
+        {
+            let sent = (exchange.ticket.id, refresh_token.clone(), now);
+            self.on_the_wire.push(sent);
+        }
         Ok(Some(exchange))
+    }
+
+    /// When the token's refresh token is on the wire in an unanswered refresh (the token was
+    /// set back meanwhile, say), that refresh counts as this token's renewal in flight: no
+    /// second request carries the same refresh token.
+    fn adopt_refresh_on_the_wire(&mut self, now: SystemTime) {
+        if matches!(self.renewal, Renewal::InFlight { .. }) {
+            return;
+        }
+        let Some(current) = self.token.as_ref().and_then(Token::refresh_token) else {
+            return;
+        };
+        let sent = self
+            .on_the_wire
+            .iter()
+            .find(|(_, refresh_token, started_at)| {
+                refresh_token.secret() == current.secret() && !self.abandoned(*started_at, now)
+            });
+        if let Some(&(id, _, started_at)) = sent {
+            self.renewal = Renewal::InFlight { id, started_at };
+        }
     }
 
     /// Whether an exchange started at `started_at` counts as lost at `now`.
@@ -676,6 +696,7 @@ impl TokenSession {
     }
 
     fn end_exchange(&mut self, ticket: &ExchangeTicket) {
+        self.on_the_wire.retain(|(id, ..)| *id != ticket.id);
         if matches!(self.renewal, Renewal::InFlight { id, .. } if id == ticket.id) {
             self.renewal = Renewal::Idle;
         }
@@ -684,6 +705,7 @@ impl TokenSession {
     /// Ends a renewal that failed: a backoff of [`RENEWAL_BACKOFF`] from its start, during
     /// which a still-valid token is used as is.
     fn end_failed_renewal(&mut self, ticket: &ExchangeTicket) {
+        self.on_the_wire.retain(|(id, ..)| *id != ticket.id);
         if let Renewal::InFlight { id, started_at } = self.renewal {
             if id == ticket.id {
                 self.renewal = Renewal::Backoff {
