@@ -17,7 +17,7 @@
 //! waiting caller and delivers the token changes the session queued
 //! ([`TokenSession::poll_update`]) to the update hook, in order.
 //!
-//! A [`Call`] says what is at stake if its caller goes away: [`Call::shared`] (other callers
+//! A [`Call`] says what is at stake if its caller goes away: [`Call::is_shared`] (other callers
 //! wait for its answer: run it where no caller's cancellation or stall can hold it up) and
 //! [`Call::consumes_grant`] (the server may consume a one-time credential, an authorization
 //! code or a rotating refresh token: the answer must still reach the session). Should a driver

@@ -39,17 +39,24 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{Request, Response};
 
 use crate::client::ClientConfig;
 use crate::error::{ConfigError, Error, OAuthError, UsageError};
 use crate::oidc::{IdTokenClaims, JwksCache};
 use crate::rfc6749::{Grant, parse_token_response, token_request};
-use crate::rfc6750::{Bearer, is_invalid_token_challenge};
+use crate::rfc6750::Bearer;
 use crate::secret::RefreshToken;
 use crate::token::Token;
 
+mod login;
+mod resource;
+mod timing;
 mod types;
+mod updates;
+
+pub use timing::TRANSIT_MARGIN;
+use timing::{Stage, refresh_at, stage};
 
 pub use types::{
     Authorization, Exchange, ExchangeKind, ExchangeTicket, Pending, ResourceVerdict, TokenUpdate,
@@ -130,15 +137,6 @@ enum Renewal {
     },
 }
 
-/// Where a token stands at a given moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Fresh,
-    /// Inside the leeway: still valid, renew now.
-    Due,
-    Expired,
-}
-
 impl TokenSession {
     /// A session with no token.
     #[must_use]
@@ -174,74 +172,6 @@ impl TokenSession {
     pub fn with_exchange_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.exchange_timeout = timeout;
         self
-    }
-
-    /// Uses this key cache (its TTL and re-fetch interval) for ID token validation.
-    #[must_use]
-    pub fn with_jwks_cache(mut self, jwks: JwksCache) -> Self {
-        self.jwks = jwks;
-        self
-    }
-
-    /// The provider's keys, as cached for ID token validation.
-    #[must_use]
-    pub fn jwks(&self) -> &JwksCache {
-        &self.jwks
-    }
-
-    /// The key cache, to store or mark a fetch ([`crate::flow::ValidateIdToken`] does).
-    pub fn jwks_mut(&mut self) -> &mut JwksCache {
-        &mut self.jwks
-    }
-
-    /// Keeps every token change (fetch, refresh, re-fetch; not `set_token`) in a queue for an
-    /// update hook, read with [`poll_update`](Self::poll_update) or
-    /// [`next_deferred_update`](Self::next_deferred_update). Off by default: a driver without
-    /// a hook keeps nothing.
-    pub fn record_updates(&mut self, on: bool) {
-        self.record_updates = on;
-        if !on {
-            self.updates.clear();
-            self.deferred.clear();
-        }
-    }
-
-    /// The oldest token change not yet delivered, for a hook called while the session is
-    /// locked: drain it after every step, and the hook sees every change once, in order.
-    pub fn poll_update(&mut self) -> Option<TokenUpdate> {
-        self.updates.pop_front()
-    }
-
-    /// Queues a change taken with [`poll_update`](Self::poll_update) for a hook that runs
-    /// outside the lock, read with [`next_deferred_update`](Self::next_deferred_update).
-    pub fn defer_update(&mut self, update: TokenUpdate) {
-        self.deferred.push_back(update);
-    }
-
-    /// The next deferred token change (see [`defer_update`](Self::defer_update)) for a hook
-    /// that runs *outside* the lock (an async hook), one deliverer at a time so changes still
-    /// arrive in order. `delivering` is the caller's own
-    /// flag, `false` to start: a caller that gets `Some` has become the deliverer
-    /// (`delivering` is set) and calls again after the hook; `None` means nothing to deliver,
-    /// or another caller is delivering (it will deliver what was queued meanwhile). A
-    /// deliverer that stops early (its hook panicked) gives the turn back with
-    /// [`end_delivery`](Self::end_delivery).
-    pub fn next_deferred_update(&mut self, delivering: &mut bool) -> Option<TokenUpdate> {
-        if self.delivering && !*delivering {
-            return None;
-        }
-        let next = self.deferred.pop_front();
-        self.delivering = next.is_some();
-        *delivering = self.delivering;
-        next
-    }
-
-    /// Gives back the delivery turn taken by [`next_deferred_update`](Self::next_deferred_update).
-    pub fn end_delivery(&mut self, delivering: &mut bool) {
-        if *delivering {
-            self.delivering = false;
-            *delivering = false;
-        }
     }
 
     /// The configuration.
@@ -486,30 +416,6 @@ impl TokenSession {
         Ok(self.replace(token, kind))
     }
 
-    /// [`commit_token`](Self::commit_token) for a code exchange whose ID token was validated:
-    /// the token and its login's claims change together.
-    ///
-    /// # Errors
-    /// As [`commit_token`](Self::commit_token).
-    pub fn commit_login(
-        &mut self,
-        ticket: &ExchangeTicket,
-        token: Token,
-        claims: Option<IdTokenClaims>,
-    ) -> Result<TokenUpdate, Error> {
-        let update = self.commit_token(ticket, token)?;
-        self.claims = claims;
-        Ok(update)
-    }
-
-    /// The validated ID token claims of the login behind the current token. A new grant
-    /// ([`set_token`](Self::set_token), a fetch) clears them, since it may be another user's;
-    /// a refresh continues the same grant and keeps them.
-    #[must_use]
-    pub fn id_token_claims(&self) -> Option<&IdTokenClaims> {
-        self.claims.as_ref()
-    }
-
     /// Reports that an exchange got no answer (connection refused, timeout, cancelled). The
     /// token stays; callers waiting for it get [`UsageError::RenewalFailed`]; the next poll
     /// after that may start a new exchange.
@@ -534,47 +440,6 @@ impl TokenSession {
             }
         }
         error
-    }
-
-    /// Reads a resource response signed with `bearer`; `replays` is how many times this
-    /// request was already replayed. A `401` with `invalid_token` is replayed when the token
-    /// changed since the request was signed (another caller renewed it; servers that revoke
-    /// the previous token on refresh refuse requests signed just before), with the current
-    /// token and no refresh; otherwise, on a first attempt, after one forced refresh. At most
-    /// [`MAX_REPLAYS`] replays: then the `401` reaches the caller, never a loop.
-    pub fn handle_resource_response(
-        &mut self,
-        bearer: &Bearer,
-        replays: u32,
-        status: StatusCode,
-        headers: &HeaderMap,
-    ) -> ResourceVerdict {
-        if replays >= MAX_REPLAYS
-            || status != StatusCode::UNAUTHORIZED
-            || !is_invalid_token_challenge(headers)
-        {
-            return ResourceVerdict::Accept;
-        }
-        if bearer.generation() != self.generation {
-            // Someone renewed the token since this request was signed.
-            return ResourceVerdict::Replay;
-        }
-        if replays > 0 {
-            // Refused with the current token again: never a second forced refresh.
-            return ResourceVerdict::Accept;
-        }
-        let renewable = self.refetch.is_some()
-            || (!matches!(self.renewal, Renewal::Rejected { .. })
-                && self
-                    .token
-                    .as_ref()
-                    .is_some_and(|t| t.refresh_token().is_some()));
-        if renewable {
-            self.rejected_by_resource = true;
-            ResourceVerdict::Replay
-        } else {
-            ResourceVerdict::Accept
-        }
     }
 
     fn ready(&self) -> Authorization {
@@ -713,57 +578,5 @@ impl TokenSession {
                 };
             }
         }
-    }
-}
-
-/// The most of a token's life kept back for the trip of the last request signed with it.
-pub const TRANSIT_MARGIN: Duration = Duration::from_secs(1);
-
-/// When a token stops being sent: `expires_at` minus a transit margin of
-/// [`TRANSIT_MARGIN`], at most a quarter of the lifetime. A request signed in the very last
-/// moment would reach the resource server after the token expired and earn a 401.
-fn usable_until(token: &Token) -> Option<SystemTime> {
-    let expires_at = token.expires_at()?;
-    let margin = match token.issued_at() {
-        Some(issued_at) => TRANSIT_MARGIN.min(
-            expires_at
-                .duration_since(issued_at)
-                .unwrap_or(Duration::ZERO)
-                / 4,
-        ),
-        None => TRANSIT_MARGIN,
-    };
-    Some(expires_at.checked_sub(margin).unwrap_or(expires_at))
-}
-
-/// `expires_at` minus the leeway, the leeway clamped to half the lifetime when it is known, and
-/// never later than [`usable_until`].
-fn refresh_at(token: &Token, leeway: Duration) -> Option<SystemTime> {
-    let expires_at = token.expires_at()?;
-    let leeway = match token.issued_at() {
-        Some(issued_at) => {
-            let lifetime = expires_at
-                .duration_since(issued_at)
-                .unwrap_or(Duration::ZERO);
-            leeway.min(lifetime / 2)
-        }
-        None => leeway,
-    };
-    let by_leeway = expires_at.checked_sub(leeway).unwrap_or(expires_at);
-    usable_until(token).map(|until| by_leeway.min(until))
-}
-
-fn stage(token: &Token, leeway: Duration, now: SystemTime) -> Stage {
-    match (refresh_at(token, leeway), usable_until(token)) {
-        (Some(refresh_at), Some(usable_until)) => {
-            if now < refresh_at {
-                Stage::Fresh
-            } else if now < usable_until {
-                Stage::Due
-            } else {
-                Stage::Expired
-            }
-        }
-        _ => Stage::Fresh,
     }
 }

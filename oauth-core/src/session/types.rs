@@ -77,7 +77,8 @@ pub enum Authorization {
     /// Fetch again first: send this client-credentials request.
     Refetch(Exchange),
     /// Another caller's exchange is in flight and the token is no longer usable: wait for it
-    /// to end, then ask [`TokenSession::poll_pending`] with this value.
+    /// to end, then ask [`TokenSession::poll_pending`](super::TokenSession::poll_pending) with
+    /// this value.
     Wait(Pending),
     /// No request can be signed.
     Fail(Error),
