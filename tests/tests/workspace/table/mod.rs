@@ -408,6 +408,38 @@ macro_rules! scenario_tests {
 }
 pub(crate) use scenario_tests;
 
+/// Type-checks that every future of the shared session API of the async adapter whose
+/// `OAuth2Session` is in scope is `Send` (so any executor can spawn it), with `$check`
+/// (a `fn(&T)` with a `T: Send` bound).
+macro_rules! shared_futures_are_send {
+    ($check:ident) => {{
+        use oauth_core::{Grant, IdToken, Token, TokenRef};
+        let session = OAuth2Session::builder("c").build().expect("session");
+        let token = Token::bearer("t");
+        $check(&session.fetch_token(Grant::client_credentials()));
+        $check(&session.refresh_token());
+        $check(&session.revoke_token(TokenRef::Access(token.access_token())));
+        $check(&session.introspect_token(TokenRef::Access(token.access_token())));
+        $check(&OAuth2Session::from_issuer("https://id.example", "c"));
+        $check(&OAuth2Session::builder("c").discover("https://id.example"));
+        let oidc = OAuth2Session::builder("c")
+            .authorization_endpoint("https://id.example/auth")
+            .redirect_uri("http://127.0.0.1/cb")
+            .build()
+            .expect("session");
+        let (_, pending) = oidc
+            .authorization_url(&oauth_core::oidc::AuthorizationRequest::new())
+            .expect("url");
+        $check(&oidc.exchange_code(pending, "http://127.0.0.1/cb"));
+        $check(&session.userinfo());
+        let expectations = oauth_core::oidc::IdTokenExpectations::default();
+        let id_token = IdToken::new("a.b.c");
+        $check(&session.validate_id_token(&id_token, &expectations, None));
+        session
+    }};
+}
+pub(crate) use shared_futures_are_send;
+
 /// The scenario group of one capability word of [`behaviour_table!`].
 macro_rules! capability_tests {
     ($adapter:ty, async) => {
