@@ -3,8 +3,9 @@
 //! over the adapter's driver (`drive`) and the core's flows.
 
 /// Adds the session methods every adapter shares (`fetch_token`, `refresh_token`,
-/// `revoke_token`, `introspect_token`, `token`, `set_token`, `refresh_at`, `from_issuer`,
-/// `authorization_url`, `exchange_code`, `id_token_claims`, `userinfo`, `validate_id_token`).
+/// `revoke_token`, `introspect_token`, `exchange_token`, `device_authorization`,
+/// `device_token`, `token`, `set_token`, `refresh_at`, `from_issuer`, `authorization_url`,
+/// `exchange_code`, `id_token_claims`, `userinfo`, `validate_id_token`).
 ///
 /// Invoke it as `session_methods!()` in a blocking session, whose `self` has `drive(flow)`
 /// (returning `Result<_, Error>`), `lock()` (the `TokenSession`) and `wake_all()`; and as
@@ -28,10 +29,12 @@ macro_rules! session_methods {
             Self::builder(client_id).discover(issuer)$(.$await)?
         }
 
-        /// Requests a token with `grant` (password, client credentials, a custom grant, …)
-        /// and makes it the session's token ([`Fetch::grant`]($crate::flow::Fetch::grant)).
-        /// The claims of an earlier OpenID Connect login are cleared. Once sent, the exchange
-        /// is applied even if an async caller goes away.
+        /// Requests a token with `grant` (password, client credentials, JWT bearer, token
+        /// exchange, a custom grant, …) and makes it the session's token
+        /// ([`Fetch::grant`]($crate::flow::Fetch::grant)). A repeatable grant (client
+        /// credentials, JWT bearer, token exchange) is sent again when the token is due and
+        /// no refresh token came. The claims of an earlier OpenID Connect login are cleared.
+        /// Once sent, the exchange is applied even if an async caller goes away.
         ///
         /// # Errors
         /// The server's OAuth error (`invalid_grant: Invalid user credentials`, say), an
@@ -71,6 +74,54 @@ macro_rules! session_methods {
             token: $crate::TokenRef<'_>,
         ) -> Result<$crate::Introspection, Error> {
             self$(.$driver)?.drive($crate::flow::EndpointCall::introspection(self.config(), token))$(.$await)?
+        }
+
+        /// A token request whose token is returned and *not* made the session's
+        /// ([`EndpointCall::token`]($crate::flow::EndpointCall::token)): a one-off token
+        /// exchange (RFC 8693) for another audience, say. The answer's
+        /// [`issued_token_type`]($crate::Token::issued_token_type) says what was issued.
+        ///
+        /// # Errors
+        /// The server's OAuth error, an unexpected response, or a transport error.
+        pub $($async)? fn exchange_token(
+            &self,
+            grant: impl Into<$crate::Grant>,
+        ) -> Result<$crate::Token, Error> {
+            self$(.$driver)?.drive($crate::flow::EndpointCall::token(grant.into()))$(.$await)?
+        }
+
+        /// Starts a device authorization (RFC 8628 §3.1) for `scope` (else the configured
+        /// default). Show the user its
+        /// [`user_code`]($crate::rfc8628::DeviceAuthorization::user_code) and
+        /// [`verification_uri`]($crate::rfc8628::DeviceAuthorization::verification_uri), then
+        /// wait with [`device_token`](Self::device_token).
+        ///
+        /// # Errors
+        /// [`ConfigError`]($crate::ConfigError) without a device authorization endpoint; the
+        /// server's OAuth error, an unexpected response, or a transport error.
+        pub $($async)? fn device_authorization(
+            &self,
+            scope: Option<&str>,
+        ) -> Result<$crate::rfc8628::DeviceAuthorization, Error> {
+            let flow = $crate::flow::EndpointCall::device_authorization(self.config(), scope);
+            self$(.$driver)?.drive(flow)$(.$await)?
+        }
+
+        /// Waits until the user approves `authorization` and makes the token the session's
+        /// ([`DeviceToken`]($crate::flow::DeviceToken): the server's interval, `slow_down`
+        /// honoured). Cancel it from elsewhere with
+        /// [`DeviceAuthorization::cancel`]($crate::rfc8628::DeviceAuthorization::cancel)
+        /// (async callers may also drop the future).
+        ///
+        /// # Errors
+        /// The server's `access_denied` or `expired_token`;
+        /// [`UsageError::DeviceCodeExpired`]($crate::UsageError::DeviceCodeExpired) or
+        /// [`UsageError::Cancelled`]($crate::UsageError::Cancelled); a transport error.
+        pub $($async)? fn device_token(
+            &self,
+            authorization: &$crate::rfc8628::DeviceAuthorization,
+        ) -> Result<$crate::Token, Error> {
+            self$(.$driver)?.drive($crate::flow::DeviceToken::new(authorization.clone()))$(.$await)?
         }
 
         /// The current token.

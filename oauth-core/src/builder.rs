@@ -54,13 +54,18 @@ impl SessionSettings {
     ///
     /// # Errors
     /// The first configuration error a setter met.
-    pub fn session(&mut self, record_updates: bool) -> Result<TokenSession, ConfigError> {
+    pub fn session(
+        &mut self,
+        record_updates: bool,
+        entropy: std::sync::Arc<dyn crate::Entropy>,
+    ) -> Result<TokenSession, ConfigError> {
         let config = self.config.clone()?;
         // An adapter's driver reports every call it makes (answered, failed or dropped): an
         // exchange in flight is alive, however long its transport's timeout.
         let mut session = TokenSession::new(config)
             .with_jwks_cache(std::mem::take(&mut self.jwks))
-            .with_exchange_timeout(None);
+            .with_exchange_timeout(None)
+            .with_entropy(entropy);
         session.record_updates(record_updates);
         if let Some(token) = self.token.take() {
             let _ = session.set_token(token);
@@ -185,6 +190,28 @@ macro_rules! client_config_setters {
         pub fn client_secret_post(self, secret: impl Into<$crate::ClientSecret>) -> Self {
             let secret = secret.into();
             self.map_config(|c| Ok(c.client_secret_post(secret)))
+        }
+
+        /// Authenticates with a client assertion signed by the client secret
+        /// (`client_secret_jwt`, HS256; RFC 7523 §2.2), minted for every request.
+        #[must_use]
+        pub fn client_secret_jwt(self, secret: impl Into<$crate::ClientSecret>) -> Self {
+            let secret = secret.into();
+            self.map_config(|c| Ok(c.client_secret_jwt(secret)))
+        }
+
+        /// Authenticates with a client assertion signed by the client's key
+        /// (`private_key_jwt`), minted for every request; the key's `kid` goes in its header.
+        #[must_use]
+        pub fn private_key_jwt(self, key: $crate::jose::SigningKey) -> Self {
+            self.map_config(|c| Ok(c.private_key_jwt(key)))
+        }
+
+        /// The `aud` of client assertions (default: the token endpoint URL; some servers
+        /// want the issuer).
+        #[must_use]
+        pub fn assertion_audience(self, audience: $crate::rfc7523::AssertionAudience) -> Self {
+            self.map_config(|c| Ok(c.assertion_audience(audience)))
         }
 
         /// Sets the client authentication method explicitly.

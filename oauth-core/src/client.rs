@@ -11,7 +11,8 @@ use url::Url;
 use url::form_urlencoded::Serializer;
 
 use crate::error::{ConfigError, Error};
-use crate::jose::Algorithm;
+use crate::jose::{Algorithm, JoseError, SigningKey};
+use crate::rfc7523::{AssertionAudience, Mint, client_assertion};
 use crate::secret::ClientSecret;
 
 /// How the client authenticates at the token, revocation and introspection endpoints.
@@ -32,6 +33,44 @@ pub enum ClientAuth {
         /// The client secret.
         secret: ClientSecret,
     },
+    /// A client assertion signed with the client secret (`client_secret_jwt`, RFC 7523 §2.2,
+    /// OIDC Core §9), minted per request. Build it with [`ClientAuth::secret_jwt`].
+    SecretJwt {
+        /// The client secret.
+        secret: ClientSecret,
+        /// The HMAC key made from it.
+        key: SigningKey,
+    },
+    /// A client assertion signed with the client's private key (`private_key_jwt`), minted
+    /// per request.
+    PrivateKeyJwt {
+        /// The client's key; its `kid` goes in the assertion's header.
+        key: SigningKey,
+    },
+}
+
+impl ClientAuth {
+    /// `client_secret_jwt` with `HS256`, `HS384` or `HS512`.
+    ///
+    /// # Errors
+    /// [`JoseError::KeyMismatch`] for an algorithm that is not HMAC.
+    pub fn secret_jwt(secret: impl Into<ClientSecret>, alg: Algorithm) -> Result<Self, JoseError> {
+        let secret = secret.into();
+        let key = SigningKey::hmac(secret.secret().as_bytes(), alg)?;
+        Ok(Self::SecretJwt { secret, key })
+    }
+
+    /// The `token_endpoint_auth_method` name (OIDC Dynamic Client Registration §2).
+    #[must_use]
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::SecretBasic { .. } => "client_secret_basic",
+            Self::SecretPost { .. } => "client_secret_post",
+            Self::SecretJwt { .. } => "client_secret_jwt",
+            Self::PrivateKeyJwt { .. } => "private_key_jwt",
+        }
+    }
 }
 
 /// Encoding of the client id and secret inside `client_secret_basic`.
@@ -84,6 +123,7 @@ pub struct ClientConfig {
     pub(crate) require_iss_in_callback: bool,
     pub(crate) id_token_algorithms: Vec<Algorithm>,
     pub(crate) clock_skew: Duration,
+    pub(crate) assertion_audience: AssertionAudience,
 }
 
 /// The default tolerance for clock differences when checking `exp`, `iat` and `auth_time`.
@@ -112,6 +152,7 @@ impl ClientConfig {
             // OIDC Core §3.1.3.7 step 7: RS256 unless the client registered another.
             id_token_algorithms: vec![Algorithm::RS256],
             clock_skew: DEFAULT_CLOCK_SKEW,
+            assertion_audience: AssertionAudience::TokenEndpoint,
         }
     }
 
@@ -216,6 +257,32 @@ impl ClientConfig {
         self.auth(ClientAuth::SecretPost {
             secret: secret.into(),
         })
+    }
+
+    /// Authenticates with a client assertion signed by the client secret
+    /// (`client_secret_jwt`, HS256), minted per request. For HS384 or HS512, use
+    /// [`auth`](Self::auth) with [`ClientAuth::secret_jwt`].
+    #[must_use]
+    pub fn client_secret_jwt(self, secret: impl Into<ClientSecret>) -> Self {
+        let secret = secret.into();
+        match SigningKey::hmac(secret.secret().as_bytes(), Algorithm::HS256) {
+            Ok(key) => self.auth(ClientAuth::SecretJwt { secret, key }),
+            Err(_) => self,
+        }
+    }
+
+    /// Authenticates with a client assertion signed by `key` (`private_key_jwt`), minted per
+    /// request.
+    #[must_use]
+    pub fn private_key_jwt(self, key: SigningKey) -> Self {
+        self.auth(ClientAuth::PrivateKeyJwt { key })
+    }
+
+    /// The `aud` of client assertions (default: the token endpoint URL).
+    #[must_use]
+    pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.assertion_audience = audience;
+        self
     }
 
     /// Sets the token endpoint.
@@ -334,18 +401,29 @@ impl ClientConfig {
     /// The client secret, when the client has one (it keys `HS*` ID tokens).
     pub(crate) fn client_secret(&self) -> Option<&ClientSecret> {
         match &self.auth {
-            ClientAuth::SecretBasic { secret, .. } | ClientAuth::SecretPost { secret } => {
-                Some(secret)
-            }
-            ClientAuth::None => None,
+            ClientAuth::SecretBasic { secret, .. }
+            | ClientAuth::SecretPost { secret }
+            | ClientAuth::SecretJwt { secret, .. } => Some(secret),
+            ClientAuth::None | ClientAuth::PrivateKeyJwt { .. } => None,
         }
     }
 
     pub(crate) fn authenticate(
         &self,
         form: &mut Serializer<'_, String>,
+        mint: &Mint<'_>,
     ) -> Result<Option<HeaderValue>, Error> {
         match &self.auth {
+            ClientAuth::SecretJwt { key, .. } | ClientAuth::PrivateKeyJwt { key } => {
+                let assertion = client_assertion(self, key, &self.assertion_audience, mint)?;
+                form.append_pair("client_id", &self.client_id);
+                form.append_pair(
+                    "client_assertion_type",
+                    crate::rfc7523::CLIENT_ASSERTION_TYPE,
+                );
+                form.append_pair("client_assertion", &assertion);
+                Ok(None)
+            }
             ClientAuth::None => {
                 form.append_pair("client_id", &self.client_id);
                 Ok(None)

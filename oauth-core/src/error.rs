@@ -362,6 +362,10 @@ pub enum ConfigError {
     /// use discovery.
     #[error("no {0} is configured")]
     Missing(&'static str),
+    /// The signing key cannot sign (an EC key ring refused at its first use, say); the text
+    /// names the check, never the key.
+    #[error("the signing key cannot sign: {0}")]
+    SigningKey(String),
 }
 
 /// The call does not fit the session's state.
@@ -406,6 +410,22 @@ pub enum UsageError {
     /// driver must hand back the answer (or the failure) first. A bug in the driver.
     #[error("a flow was polled before its call was answered")]
     CallOutstanding,
+    /// The request carries a JWT minted per request (a client assertion, a JWT bearer
+    /// grant's assertion), which needs the time and an entropy source: build it with the
+    /// `*_with` function and a [`Mint`](crate::rfc7523::Mint), or give the session an
+    /// [`Entropy`](crate::Entropy) source.
+    #[error("this request needs a JWT minted now: give it the time and an entropy source")]
+    MintUnavailable,
+    /// The entropy source had no randomness to give.
+    #[error("the entropy source failed")]
+    EntropyUnavailable,
+    /// The device code expired before the user approved (RFC 8628 §3.5): start over with a
+    /// new device authorization.
+    #[error("the device code expired before the user approved")]
+    DeviceCodeExpired,
+    /// The caller cancelled the operation (a device authorization's polling, say).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 #[cfg(test)]

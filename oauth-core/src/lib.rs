@@ -52,6 +52,7 @@
 mod adapter;
 mod builder;
 mod client;
+mod entropy;
 mod error;
 pub mod flow;
 pub mod hooks;
@@ -61,8 +62,11 @@ pub mod resource;
 pub mod rfc6749;
 pub mod rfc6750;
 pub mod rfc7009;
+pub mod rfc7523;
 pub mod rfc7636;
 pub mod rfc7662;
+pub mod rfc8628;
+pub mod rfc8693;
 mod secret;
 pub mod session;
 #[cfg(feature = "testing")]
@@ -74,10 +78,11 @@ pub use client::{
     BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_CLOCK_SKEW, DEFAULT_LEEWAY,
     is_loopback,
 };
+pub use entropy::{Entropy, EntropyUnavailable};
 pub use error::{
     BODY_EXCERPT_LIMIT, CallbackError, ConfigError, Error, OAuthError, ResponseError, UsageError,
 };
-pub use rfc6749::{Grant, parse_token_response, token_request};
+pub use rfc6749::{Grant, parse_token_response, token_request, token_request_with};
 pub use rfc6750::Bearer;
 pub use rfc7009::{TokenRef, parse_revocation_response, revocation_request};
 pub use rfc7662::{Introspection, introspection_request, parse_introspection_response};

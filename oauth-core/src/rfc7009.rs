@@ -5,8 +5,9 @@ use url::form_urlencoded::Serializer;
 
 use crate::client::ClientConfig;
 use crate::error::Error;
-use crate::rfc6749::form_post;
+use crate::rfc6749::PreparedPost;
 use crate::rfc6749::response::ResponseView;
+use crate::rfc7523::Mint;
 use crate::secret::{AccessToken, RefreshToken};
 
 /// A token to revoke or introspect; its kind becomes the `token_type_hint` (RFC 7009 §2.1).
@@ -33,15 +34,38 @@ impl TokenRef<'_> {
 /// Builds a revocation request (RFC 7009 §2.1).
 ///
 /// # Errors
-/// [`crate::ConfigError`] when the revocation endpoint is missing or insecure.
+/// [`crate::ConfigError`] when the revocation endpoint is missing or insecure;
+/// [`crate::UsageError::MintUnavailable`] for a client that authenticates with a JWT (use
+/// [`revocation_request_with`]).
 pub fn revocation_request(
     config: &ClientConfig,
     token: TokenRef<'_>,
 ) -> Result<Request<Vec<u8>>, Error> {
-    let url = config.endpoint("revocation", config.revocation_endpoint.as_ref())?;
-    let mut form = Serializer::new(String::new());
-    token.append_to(&mut form);
-    form_post(config, &url, form)
+    revocation_request_with(config, token, &Mint::NONE)
+}
+
+/// [`revocation_request`] for a client that authenticates with a JWT minted now.
+///
+/// # Errors
+/// As [`revocation_request`]; [`crate::ConfigError::SigningKey`] when the key cannot sign.
+pub fn revocation_request_with(
+    config: &ClientConfig,
+    token: TokenRef<'_>,
+    mint: &Mint<'_>,
+) -> Result<Request<Vec<u8>>, Error> {
+    prepare_revocation(config, token)?.finish(config, mint)
+}
+
+pub(crate) fn prepare_revocation(
+    config: &ClientConfig,
+    token: TokenRef<'_>,
+) -> Result<PreparedPost, Error> {
+    PreparedPost::new(
+        config,
+        "revocation",
+        config.revocation_endpoint.as_ref(),
+        |form| token.append_to(form),
+    )
 }
 
 /// Reads a revocation response: any 2xx is success, whatever its body (§2.2), unless the body

@@ -4,27 +4,50 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{Request, Response};
 use serde_json::{Map, Value};
-use url::form_urlencoded::Serializer;
 
 use crate::client::ClientConfig;
 use crate::error::Error;
-use crate::rfc6749::form_post;
+use crate::rfc6749::PreparedPost;
 use crate::rfc6749::response::{ResponseView, take_text};
 use crate::rfc7009::TokenRef;
+use crate::rfc7523::Mint;
 use crate::token::seconds;
 
 /// Builds an introspection request (RFC 7662 §2.1).
 ///
 /// # Errors
-/// [`crate::ConfigError`] when the introspection endpoint is missing or insecure.
+/// [`crate::ConfigError`] when the introspection endpoint is missing or insecure;
+/// [`crate::UsageError::MintUnavailable`] for a client that authenticates with a JWT (use
+/// [`introspection_request_with`]).
 pub fn introspection_request(
     config: &ClientConfig,
     token: TokenRef<'_>,
 ) -> Result<Request<Vec<u8>>, Error> {
-    let url = config.endpoint("introspection", config.introspection_endpoint.as_ref())?;
-    let mut form = Serializer::new(String::new());
-    token.append_to(&mut form);
-    form_post(config, &url, form)
+    introspection_request_with(config, token, &Mint::NONE)
+}
+
+/// [`introspection_request`] for a client that authenticates with a JWT minted now.
+///
+/// # Errors
+/// As [`introspection_request`]; [`crate::ConfigError::SigningKey`] when the key cannot sign.
+pub fn introspection_request_with(
+    config: &ClientConfig,
+    token: TokenRef<'_>,
+    mint: &Mint<'_>,
+) -> Result<Request<Vec<u8>>, Error> {
+    prepare_introspection(config, token)?.finish(config, mint)
+}
+
+pub(crate) fn prepare_introspection(
+    config: &ClientConfig,
+    token: TokenRef<'_>,
+) -> Result<PreparedPost, Error> {
+    PreparedPost::new(
+        config,
+        "introspection",
+        config.introspection_endpoint.as_ref(),
+        |form| token.append_to(form),
+    )
 }
 
 /// An introspection response (RFC 7662 §2.2). Members other than the ones typed here are in

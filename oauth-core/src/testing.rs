@@ -15,7 +15,7 @@
 //! let config = ClientConfig::new("admin-cli").token_endpoint(ScriptedServer::TOKEN_ENDPOINT)?;
 //! let mut session = TokenSession::new(config);
 //!
-//! let exchange = session.fetch(&Grant::password("admin", "admin"))?;
+//! let exchange = session.fetch(&Grant::password("admin", "admin"), clock.now())?;
 //! let response = server.handle(exchange.request(), clock.now());
 //! session.handle_token_response(exchange.ticket(), &response, clock.now())?;
 //!

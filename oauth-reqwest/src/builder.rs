@@ -115,7 +115,10 @@ impl SessionBuilder {
     /// The first configuration error met by the setters (an invalid endpoint URL, say), or
     /// [`Error::Transport`] when reqwest cannot build a client (no TLS backend, say).
     pub fn build(mut self) -> Result<OAuth2Session, Error> {
-        let state = self.settings.session(self.hooks.is_set())?;
+        let state = self.settings.session(
+            self.hooks.is_set(),
+            std::sync::Arc::new(ring::rand::SystemRandom::new()),
+        )?;
         let (limits, config) = (self.limits(), state.config());
         let resource = match self.client {
             Some(client) => client,

@@ -78,7 +78,10 @@ impl SessionBuilder {
     /// # Errors
     /// The first configuration error met by the setters (an invalid endpoint URL, say).
     pub fn build(mut self) -> Result<OAuth2Session, Error> {
-        let state = self.settings.session(self.on_update.is_some())?;
+        let state = self.settings.session(
+            self.on_update.is_some(),
+            std::sync::Arc::new(ring::rand::SystemRandom::new()),
+        )?;
         let timeout = self.settings.timeout;
         let agent = self.agent.unwrap_or_else(|| default_agent(timeout));
         let agent_config = agent.config();

@@ -54,7 +54,10 @@ impl SessionBuilder {
     /// # Errors
     /// The first configuration error met by the setters (an invalid endpoint URL, say).
     pub fn build(mut self) -> Result<OAuth2Session, Error> {
-        let state = self.settings.session(self.hooks.is_set())?;
+        let state = self.settings.session(
+            self.hooks.is_set(),
+            std::sync::Arc::new(ring::rand::SystemRandom::new()),
+        )?;
         let client = self.early_client();
         let body_limit = self.settings.body_limit;
         Ok(OAuth2Session::new(client, body_limit, state, self.hooks))

@@ -2,7 +2,8 @@
 //! (the three adapters, or your own transport) only carries out what it asks.
 //!
 //! A flow (fetch a token, authorize a resource request, log in with a code, validate an ID
-//! token, userinfo, revocation, introspection) is a value implementing [`Flow`]. The driver
+//! token, userinfo, revocation, introspection, device authorization and its polling, a
+//! one-off token exchange) is a value implementing [`Flow`]. The driver
 //! polls it with the session's state and `now`, and it answers with the next [`Step`]:
 //!
 //! | step | the driver does |
@@ -46,12 +47,14 @@ use http::{Request, Response};
 use crate::error::Error;
 use crate::session::TokenSession;
 
+mod device;
 mod endpoint;
 mod exchange;
 mod oidc;
 mod operation;
 mod token;
 
+pub use device::DeviceToken;
 pub use endpoint::EndpointCall;
 pub use oidc::{Login, Userinfo, ValidateIdToken};
 pub use operation::{Failed, Next, Operation};

@@ -159,7 +159,7 @@ impl Flow for Login {
             LoginStage::Start(CodeExchange {
                 grant,
                 expectations,
-            }) => match session.fetch(&grant) {
+            }) => match session.fetch(&grant, now) {
                 Ok(exchange) => {
                     let (ticket, request) = exchange.into_parts();
                     self.stage = LoginStage::Exchanging(ticket, expectations);

@@ -70,7 +70,7 @@ impl Flow for Fetch {
             return step;
         }
         let exchange = match self.start.take() {
-            Some(Start::Grant(grant)) => session.fetch(&grant),
+            Some(Start::Grant(grant)) => session.fetch(&grant, now),
             Some(Start::Refresh) => session.refresh(now),
             None => Err(UsageError::CallOutstanding.into()),
         };

@@ -1,5 +1,6 @@
-//! JOSE for ID tokens: JSON Web Keys (RFC 7517, RFC 8037), their thumbprints (RFC 7638), and
-//! compact JWS verification (RFC 7515) with the algorithms of RFC 7518 §3 and RFC 8037 §3.1.
+//! JOSE: JSON Web Keys (RFC 7517, RFC 8037), their thumbprints (RFC 7638), compact JWS
+//! verification (RFC 7515) with the algorithms of RFC 7518 §3 and RFC 8037 §3.1 for ID
+//! tokens, and signing ([`SigningKey`]) for client assertions and JWT bearer grants.
 //!
 //! Verification runs on `ring`. Each algorithm is bound to the key type it belongs to, so a
 //! token cannot pick a weaker check than its key allows: `none` is refused outright, and an
@@ -8,9 +9,12 @@
 
 mod jwk;
 mod jws;
+mod sign;
 
 pub use jwk::{Jwk, Jwks, KeyUse};
 pub use jws::{Algorithm, Jws};
+pub use sign::SigningKey;
+pub(crate) use sign::json_string;
 
 /// Why a JOSE object was refused. Messages name the check and never quote key material or
 /// token contents.

@@ -3,30 +3,29 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::client::ClientConfig;
+use crate::error::Error;
+use crate::rfc7523::{JWT_BEARER_GRANT_TYPE, JwtBearer, Mint};
 use crate::secret::{AuthorizationCode, Password, PkceCodeVerifier, RefreshToken, SecretParam};
 
 /// A grant: its `grant_type` and parameters, each either plain or secret.
 ///
 /// `Debug` shows the grant type, the plain parameters and the *names* of the secret ones.
+#[derive(Clone)]
 pub struct Grant {
     grant_type: Cow<'static, str>,
     params: Vec<(Cow<'static, str>, Param)>,
     scope: Option<String>,
     takes_default_scope: bool,
+    repeatable: bool,
 }
 
+#[derive(Clone)]
 pub(crate) enum Param {
     Plain(String),
     Secret(SecretParam),
-}
-
-impl Param {
-    pub(crate) fn value(&self) -> &str {
-        match self {
-            Self::Plain(v) => v,
-            Self::Secret(s) => s.secret(),
-        }
-    }
+    /// A JWT bearer assertion, minted when the request is built.
+    Minted(Box<JwtBearer>),
 }
 
 impl Grant {
@@ -36,7 +35,36 @@ impl Grant {
             params: Vec::new(),
             scope: None,
             takes_default_scope,
+            repeatable: false,
         }
+    }
+
+    /// The JWT bearer grant (RFC 7523 §2.1): every token request carries a fresh assertion,
+    /// and a session re-fetches with it when its token is due.
+    #[must_use]
+    pub fn jwt_bearer(assertion: JwtBearer) -> Self {
+        let mut grant = Self::new(JWT_BEARER_GRANT_TYPE, true);
+        grant.params.push((
+            Cow::Borrowed("assertion"),
+            Param::Minted(Box::new(assertion)),
+        ));
+        grant.repeatable = true;
+        grant
+    }
+
+    /// Whether a session may send this grant again when its token is due and there is no
+    /// refresh token: client credentials, JWT bearer and token exchange.
+    #[must_use]
+    pub fn is_repeatable(&self) -> bool {
+        self.repeatable
+    }
+
+    /// Marks this grant as one a session may send again when its token is due (a custom
+    /// grant that, like client credentials, needs no user).
+    #[must_use]
+    pub fn repeatable(mut self, repeatable: bool) -> Self {
+        self.repeatable = repeatable;
+        self
     }
 
     /// The resource owner password credentials grant (RFC 6749 §4.3), as in the seed scenario.
@@ -51,7 +79,7 @@ impl Grant {
     /// token expires.
     #[must_use]
     pub fn client_credentials() -> Self {
-        Self::new("client_credentials", true)
+        Self::new("client_credentials", true).repeatable(true)
     }
 
     /// The authorization code grant (RFC 6749 §4.1.3). Add the redirect URI and the PKCE
@@ -87,6 +115,7 @@ impl Grant {
             params: Vec::new(),
             scope: None,
             takes_default_scope: false,
+            repeatable: false,
         }
     }
 
@@ -124,8 +153,24 @@ impl Grant {
         self.scope.as_deref()
     }
 
-    pub(crate) fn params(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.params.iter().map(|(n, v)| (n.as_ref(), v.value()))
+    /// Appends the parameters to a form, minting what must be minted now.
+    pub(crate) fn append_params(
+        &self,
+        form: &mut url::form_urlencoded::Serializer<'_, String>,
+        config: &ClientConfig,
+        mint: &Mint<'_>,
+    ) -> Result<(), Error> {
+        for (name, value) in &self.params {
+            match value {
+                Param::Plain(v) => form.append_pair(name, v),
+                Param::Secret(s) => form.append_pair(name, s.secret()),
+                Param::Minted(assertion) => {
+                    let jwt = zeroize::Zeroizing::new(assertion.assertion(config, mint)?);
+                    form.append_pair(name, &jwt)
+                }
+            };
+        }
+        Ok(())
     }
 
     /// The scope to send: the grant's own, else the configured default for grants that take one
@@ -147,6 +192,7 @@ impl fmt::Debug for Grant {
             match value {
                 Param::Plain(v) => s.field(name, v),
                 Param::Secret(_) => s.field(name, &format_args!("[redacted]")),
+                Param::Minted(assertion) => s.field(name, assertion),
             };
         }
         s.field("scope", &self.scope).finish()

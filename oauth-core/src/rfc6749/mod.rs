@@ -19,6 +19,7 @@ use url::form_urlencoded::Serializer;
 
 use crate::client::ClientConfig;
 use crate::error::{ConfigError, Error};
+use crate::rfc7523::Mint;
 
 /// The media type of every request body this crate builds.
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
@@ -32,27 +33,82 @@ pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// # Errors
 /// [`ConfigError`] when the token endpoint is missing or insecure, or the credentials cannot be
 /// put in a header.
+/// [`UsageError::MintUnavailable`](crate::UsageError::MintUnavailable) when the client
+/// authenticates with a JWT or the grant is a JWT bearer grant: build those with
+/// [`token_request_with`].
 pub fn token_request(config: &ClientConfig, grant: &Grant) -> Result<Request<Vec<u8>>, Error> {
+    token_request_with(config, grant, &Mint::NONE)
+}
+
+/// [`token_request`] for requests that carry a JWT minted now (`client_secret_jwt`,
+/// `private_key_jwt`, the JWT bearer grant): `mint` gives the time and the entropy.
+///
+/// # Errors
+/// As [`token_request`]; [`ConfigError::SigningKey`] when the key cannot sign.
+pub fn token_request_with(
+    config: &ClientConfig,
+    grant: &Grant,
+    mint: &Mint<'_>,
+) -> Result<Request<Vec<u8>>, Error> {
     let url = config.endpoint("token", config.token_endpoint.as_ref())?;
     let mut form = Serializer::new(String::with_capacity(128));
     form.append_pair("grant_type", grant.grant_type());
-    for (name, value) in grant.params() {
-        form.append_pair(name, value);
-    }
+    grant.append_params(&mut form, config, mint)?;
     if let Some(scope) = grant.effective_scope(config.scope.as_deref()) {
         form.append_pair("scope", scope);
     }
-    form_post(config, &url, form)
+    form_post(config, &url, form, mint)
+}
+
+/// A form body for an endpoint, waiting for its client authentication (which may be minted
+/// only when the request is sent).
+pub(crate) struct PreparedPost {
+    url: Url,
+    body: String,
+}
+
+impl PreparedPost {
+    /// A form for the endpoint `url` of `which`, after the configuration's checks.
+    pub(crate) fn new(
+        config: &ClientConfig,
+        which: &'static str,
+        url: Option<&Url>,
+        fill: impl FnOnce(&mut Serializer<'_, String>),
+    ) -> Result<Self, Error> {
+        let url = config.endpoint(which, url)?;
+        let mut form = Serializer::new(String::new());
+        fill(&mut form);
+        Ok(Self {
+            url,
+            body: form.finish(),
+        })
+    }
+
+    /// The request, authenticated now.
+    pub(crate) fn finish(
+        self,
+        config: &ClientConfig,
+        mint: &Mint<'_>,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        // Pairs appended from here are joined to the body's with `&`.
+        form_post(
+            config,
+            &self.url,
+            Serializer::for_suffix(self.body, 0),
+            mint,
+        )
+    }
 }
 
 /// A form POST with client authentication and `Accept: application/json`, shared by the token,
-/// revocation and introspection requests.
+/// revocation, introspection and device authorization requests.
 pub(crate) fn form_post(
     config: &ClientConfig,
     url: &Url,
     mut form: Serializer<'_, String>,
+    mint: &Mint<'_>,
 ) -> Result<Request<Vec<u8>>, Error> {
-    let authorization = config.authenticate(&mut form)?;
+    let authorization = config.authenticate(&mut form, mint)?;
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(url.as_str())

@@ -37,15 +37,19 @@
 //! a leeway of 0 a 60 s token is refreshed after 59 s, and no request meets a 401 at the edge.
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::{Request, Response};
 
 use crate::client::ClientConfig;
+use crate::entropy::Entropy;
 use crate::error::{ConfigError, Error, OAuthError, UsageError};
 use crate::oidc::{IdTokenClaims, JwksCache};
-use crate::rfc6749::{Grant, parse_token_response, token_request};
+use crate::rfc6749::{Grant, parse_token_response, token_request_with};
 use crate::rfc6750::Bearer;
+use crate::rfc7523::Mint;
 use crate::secret::RefreshToken;
 use crate::token::Token;
 
@@ -109,12 +113,24 @@ pub struct TokenSession {
     /// Refresh requests sent and not yet answered: their exchange, refresh token and start.
     /// A token set meanwhile may carry the same refresh token; no second request may.
     on_the_wire: Vec<(u64, RefreshToken, SystemTime)>,
+    /// Where client assertions and JWT bearer grants get their `jti` and signatures.
+    entropy: Option<EntropySource>,
 }
 
-/// How to get a new token without a refresh token: the client-credentials grant and its scope.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
+struct EntropySource(Arc<dyn Entropy>);
+
+impl fmt::Debug for EntropySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Entropy")
+    }
+}
+
+/// How to get a new token without a refresh token: a grant that needs no user (client
+/// credentials, JWT bearer, token exchange), sent again.
+#[derive(Debug, Clone)]
 struct Refetch {
-    scope: Option<String>,
+    grant: Arc<Grant>,
 }
 
 #[derive(Debug)]
@@ -159,7 +175,22 @@ impl TokenSession {
             delivering: false,
             exchange_timeout: Some(EXCHANGE_TIMEOUT),
             on_the_wire: Vec::new(),
+            entropy: None,
         }
+    }
+
+    /// The entropy source for JWTs minted per request (client assertions, JWT bearer grants).
+    /// Without one, a session whose requests need such a JWT fails them with
+    /// [`UsageError::MintUnavailable`]. The adapters give the operating system's.
+    #[must_use]
+    pub fn with_entropy(mut self, entropy: Arc<dyn Entropy>) -> Self {
+        self.entropy = Some(EntropySource(entropy));
+        self
+    }
+
+    /// The inputs for JWTs minted at `now`.
+    pub(crate) fn mint(&self, now: SystemTime) -> Mint<'_> {
+        Mint::maybe(now, self.entropy.as_ref().map(|e| &*e.0))
     }
 
     /// How long an exchange may stay unanswered before the session starts another (default
@@ -208,17 +239,17 @@ impl TokenSession {
         self.replace(token, UpdateKind::Set)
     }
 
-    /// Starts an explicit token request with `grant`.
+    /// Starts an explicit token request with `grant` at `now`. A repeatable grant (client
+    /// credentials, JWT bearer, token exchange: [`Grant::is_repeatable`]) is kept, to fetch
+    /// again when the token is due and no refresh token came.
     ///
     /// # Errors
     /// [`ConfigError`] when the request cannot be built.
-    pub fn fetch(&mut self, grant: &Grant) -> Result<Exchange, Error> {
-        let refetch = (grant.grant_type() == "client_credentials").then(|| Refetch {
-            scope: grant
-                .effective_scope(self.config.scope.as_deref())
-                .map(str::to_owned),
+    pub fn fetch(&mut self, grant: &Grant, now: SystemTime) -> Result<Exchange, Error> {
+        let refetch = grant.is_repeatable().then(|| Refetch {
+            grant: Arc::new(grant.clone()),
         });
-        let request = token_request(&self.config, grant)?;
+        let request = token_request_with(&self.config, grant, &self.mint(now))?;
         Ok(self.exchange(ExchangeKind::Fetch, refetch, request))
     }
 
@@ -503,19 +534,16 @@ impl TokenSession {
             .as_ref()
             .and_then(Token::refresh_token)
             .filter(|_| may_use_refresh_token);
+        let refresh;
         let (kind, grant) = match (refresh_token, &self.refetch) {
-            (Some(rt), _) => (ExchangeKind::Refresh, Grant::refresh_token(rt)),
-            (None, Some(refetch)) => {
-                let grant = Grant::client_credentials();
-                let grant = match &refetch.scope {
-                    Some(scope) => grant.scope(scope.clone()),
-                    None => grant,
-                };
-                (ExchangeKind::Refetch, grant)
+            (Some(rt), _) => {
+                refresh = Grant::refresh_token(rt);
+                (ExchangeKind::Refresh, &refresh)
             }
+            (None, Some(refetch)) => (ExchangeKind::Refetch, &*refetch.grant),
             (None, None) => return Ok(None),
         };
-        let request = token_request(&self.config, &grant)?;
+        let request = token_request_with(&self.config, grant, &self.mint(now))?;
         let refetch = self.refetch.clone();
         let exchange = self.exchange(kind, refetch, request);
         self.renewal = Renewal::InFlight {

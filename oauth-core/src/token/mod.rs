@@ -158,6 +158,13 @@ impl Token {
         self.id_token.as_ref()
     }
 
+    /// The type of the token issued by a token exchange (RFC 8693 §2.2.1), a
+    /// [`token_type`](crate::rfc8693::token_type) URI.
+    #[must_use]
+    pub fn issued_token_type(&self) -> Option<&str> {
+        self.extra.get("issued_token_type").and_then(|v| v.as_str())
+    }
+
     /// Every other member of the token response (`session_state`, `refresh_expires_in`, …).
     #[must_use]
     pub fn extra(&self) -> &ExtraFields {

@@ -27,7 +27,7 @@ fn exchange(
 fn seeded(server: &mut ScriptedServer, leeway: u64, clock: &ManualClock) -> TokenSession {
     let mut session = TokenSession::new(config(leeway));
     let fetch = session
-        .fetch(&Grant::password("admin", "admin"))
+        .fetch(&Grant::password("admin", "admin"), SystemTime::UNIX_EPOCH)
         .expect("request");
     exchange(server, &mut session, fetch, clock.now()).expect("password grant");
     session
@@ -450,9 +450,9 @@ fn client_credentials_token_is_fetched_again() {
             .client_secret_basic("secret")
             .scope("api"),
     );
-    drop(session.fetch(&Grant::client_credentials()));
+    drop(session.fetch(&Grant::client_credentials(), SystemTime::UNIX_EPOCH));
     let fetch = session_cc
-        .fetch(&Grant::client_credentials())
+        .fetch(&Grant::client_credentials(), SystemTime::UNIX_EPOCH)
         .expect("request");
     exchange(&mut server, &mut session_cc, fetch, clock.now()).expect("client credentials");
     clock.advance(Duration::from_secs(60));
@@ -516,7 +516,7 @@ fn one_update_per_change_with_generations() {
     let mut session = TokenSession::new(config(0));
     assert_eq!(session.generation(), 0);
     let fetch = session
-        .fetch(&Grant::password("admin", "admin"))
+        .fetch(&Grant::password("admin", "admin"), SystemTime::UNIX_EPOCH)
         .expect("request");
     let update = exchange(&mut server, &mut session, fetch, clock.now()).expect("fetch");
     assert_eq!(
@@ -530,7 +530,7 @@ fn one_update_per_change_with_generations() {
     let update = session.set_token(Token::bearer("x"));
     assert_eq!((update.kind(), session.generation()), (UpdateKind::Set, 2));
     let wrong = session
-        .fetch(&Grant::password("admin", "nope"))
+        .fetch(&Grant::password("admin", "nope"), SystemTime::UNIX_EPOCH)
         .expect("request");
     let error = exchange(&mut server, &mut session, wrong, clock.now()).unwrap_err();
     assert_eq!(error.to_string(), "invalid_grant: Invalid user credentials");

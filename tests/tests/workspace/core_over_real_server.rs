@@ -46,7 +46,7 @@ impl CoreDriver {
     }
 
     fn fetch(&mut self, grant: &Grant) -> Result<TokenUpdate, DriverError> {
-        let exchange = self.session.fetch(grant)?;
+        let exchange = self.session.fetch(grant, SystemTime::now())?;
         self.run(exchange)
     }
 
@@ -156,7 +156,7 @@ fn client_secret_basic_gets_a_client_credentials_token() {
         CoreDriver::new(config(&server, "basic-client").client_secret_basic("basic-secret"));
     let exchange = driver
         .session
-        .fetch(&Grant::client_credentials())
+        .fetch(&Grant::client_credentials(), SystemTime::now())
         .expect("request builds");
     let authorization = exchange
         .request()
@@ -188,7 +188,7 @@ fn client_secret_post_sends_the_secret_in_the_body() {
         CoreDriver::new(config(&server, "post-client").client_secret_post("post-secret"));
     let exchange = driver
         .session
-        .fetch(&Grant::client_credentials())
+        .fetch(&Grant::client_credentials(), SystemTime::now())
         .expect("request builds");
     assert!(
         exchange

@@ -367,7 +367,10 @@ fn debug_of_an_exchange_hides_the_grant() {
             .expect("url"),
     );
     let exchange = session
-        .fetch(&crate::Grant::password("admin", "pa55word"))
+        .fetch(
+            &crate::Grant::password("admin", "pa55word"),
+            std::time::SystemTime::UNIX_EPOCH,
+        )
         .expect("exchange");
     let shown = format!("{exchange:?}");
     assert!(
@@ -400,7 +403,10 @@ fn claims_follow_the_grant_not_the_token() {
     };
     let login = || crate::Grant::authorization_code("code");
 
-    let (ticket, _) = session.fetch(&login()).expect("exchange").into_parts();
+    let (ticket, _) = session
+        .fetch(&login(), std::time::SystemTime::UNIX_EPOCH)
+        .expect("exchange")
+        .into_parts();
     session
         .commit_login(&ticket, token("a1"), Some(login_claims.clone()))
         .expect("login");
@@ -422,7 +428,10 @@ fn claims_follow_the_grant_not_the_token() {
 
     // A fetch starts a new grant, perhaps another user's: they go.
     let (ticket, _) = session
-        .fetch(&crate::Grant::client_credentials())
+        .fetch(
+            &crate::Grant::client_credentials(),
+            std::time::SystemTime::UNIX_EPOCH,
+        )
         .expect("exchange")
         .into_parts();
     session
@@ -435,7 +444,10 @@ fn claims_follow_the_grant_not_the_token() {
     assert!(session.id_token_claims().is_none());
 
     // So does a token set by hand.
-    let (ticket, _) = session.fetch(&login()).expect("exchange").into_parts();
+    let (ticket, _) = session
+        .fetch(&login(), std::time::SystemTime::UNIX_EPOCH)
+        .expect("exchange")
+        .into_parts();
     session
         .commit_login(&ticket, token("a4"), Some(login_claims))
         .expect("login");
