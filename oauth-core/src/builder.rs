@@ -276,6 +276,12 @@ macro_rules! client_config_setters {
             self.map_config(|c| c.jwks_uri(url))
         }
 
+        /// Sets the device authorization endpoint (RFC 8628 §3.1; discovery sets it too).
+        #[must_use]
+        pub fn device_authorization_endpoint(self, url: &str) -> Self {
+            self.map_config(|c| c.device_authorization_endpoint(url))
+        }
+
         /// Sets the issuer identifier ID tokens and authorization responses must name.
         #[must_use]
         pub fn issuer(self, issuer: impl Into<String>) -> Self {

@@ -415,3 +415,48 @@ fn error(status: StatusCode, code: &str, description: &str) -> Response<Vec<u8>>
         &json!({"error": code, "error_description": description}),
     )
 }
+
+/// Entropy for deterministic tests: [`fill`](crate::Entropy::fill) hands out the bytes
+/// `start, start+1, …` (wrapping), continuing where the last call stopped, so every `jti` is
+/// known in advance and each differs from the last. ECDSA and RSA signatures still draw from
+/// the `ring` source given (ring takes no other), so only HMAC and Ed25519 signatures are
+/// fully fixed.
+pub struct FixedEntropy {
+    next: std::sync::Mutex<u8>,
+    signing: ring::rand::SystemRandom,
+}
+
+impl std::fmt::Debug for FixedEntropy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FixedEntropy").finish_non_exhaustive()
+    }
+}
+
+impl FixedEntropy {
+    /// Bytes counting up from `start`; signatures that need randomness draw from `signing`.
+    #[must_use]
+    pub fn new(start: u8, signing: ring::rand::SystemRandom) -> Self {
+        Self {
+            next: std::sync::Mutex::new(start),
+            signing,
+        }
+    }
+}
+
+impl crate::Entropy for FixedEntropy {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), crate::EntropyUnavailable> {
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for byte in dest {
+            *byte = *next;
+            *next = next.wrapping_add(1);
+        }
+        Ok(())
+    }
+
+    fn signing_rng(&self) -> &dyn ring::rand::SecureRandom {
+        &self.signing
+    }
+}

@@ -14,6 +14,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import Provider, { errors } from 'oidc-provider';
+import { importJWK, jwtVerify } from 'jose';
 
 import TestAdapter, {
   purgeGrant, sessionsForGrant, destroySession, keysForGrant,
@@ -53,13 +54,24 @@ process.stdout.on('error', () => { /* parent went away; stdin EOF handles exit *
 // --------------------------------------------------------------------------
 // Counters exposed at /test/stats.
 
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
 const BASE_GRANT_TYPES = [
   'password',
   'refresh_token',
   'client_credentials',
   'authorization_code',
   'urn:ietf:params:oauth:grant-type:device_code',
+  JWT_BEARER,
+  TOKEN_EXCHANGE,
 ];
+
+// The device flow's polling interval (RFC 8628 §3.2), short for the tests. oidc-provider
+// sends none and does not check polling speed; this server adds `interval` to the device
+// authorization response and answers `slow_down` to a poll that comes sooner (§3.5).
+const DEVICE_INTERVAL = 1;
 
 function freshStats() {
   return {
@@ -70,6 +82,12 @@ function freshStats() {
     device_authorization: 0,
     userinfo: 0,
     jwks: 0,
+    // Client authentication methods the server accepted, by endpoint route and method.
+    client_auth: {},
+    // Device grant polls, by user code: the server's clock (ms) at each poll.
+    device_polls: {},
+    // Token exchanges granted: the audience asked for, and the subject token's client.
+    exchanges: [],
   };
 }
 let stats = freshStats();
@@ -124,6 +142,19 @@ function privateKeyClientPublicJwk() {
   return { kty, n, e, kid, alg, use };
 }
 
+function ecClientPublicJwk() {
+  const file = new URL('ec-client.jwk.json', import.meta.url);
+  const { kty, crv, x, y, kid, alg, use } = JSON.parse(readFileSync(file, 'utf8'));
+  return { kty, crv, x, y, kid, alg, use };
+}
+
+// The JWT bearer grant (RFC 7523 §2.1) trusts assertions from this issuer signed by the EC
+// test key; their subject is the account the token is for.
+const JWT_BEARER_ISSUER = 'svc@example.test';
+// Device codes the next poll must answer with `slow_down` (set by a test route).
+const slowDownNext = new Set();
+const lastDevicePoll = new Map();
+
 const REDIRECT_URIS = ['http://127.0.0.1/callback'];
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const USER_GRANTS = ['password', 'refresh_token', 'authorization_code', DEVICE];
@@ -171,6 +202,31 @@ const CLIENTS = [
     token_endpoint_auth_method: 'private_key_jwt',
     jwks: { keys: [privateKeyClientPublicJwk()] },
     grant_types: [...USER_GRANTS, 'client_credentials'],
+  },
+  {
+    ...common,
+    client_id: 'private-key-es256-client',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [ecClientPublicJwk()] },
+    grant_types: [...USER_GRANTS, 'client_credentials', TOKEN_EXCHANGE],
+  },
+  {
+    ...common,
+    client_id: 'jwt-bearer-client',
+    token_endpoint_auth_method: 'none',
+    grant_types: [JWT_BEARER],
+    response_types: [],
+    redirect_uris: [],
+  },
+  {
+    ...common,
+    client_id: 'exchange-client',
+    client_secret: 'exchange-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: [TOKEN_EXCHANGE, 'client_credentials'],
+    response_types: [],
+    redirect_uris: [],
   },
   {
     ...common,
@@ -248,11 +304,45 @@ function buildProvider(issuer, keys) {
   provider.proxy = false;
 
   provider.registerGrantType('password', passwordGrant(provider), ['username', 'password', 'scope']);
+  provider.registerGrantType(JWT_BEARER, jwtBearerGrant(provider), ['assertion', 'scope']);
+  provider.registerGrantType(TOKEN_EXCHANGE, tokenExchangeGrant(provider), [
+    'subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'audience',
+    'requested_token_type', 'scope',
+  ]);
+
+  // The device flow's interval and slow_down (see DEVICE_INTERVAL): a poll that would be
+  // answered `authorization_pending` is answered `slow_down` when it came too soon after the
+  // last one, or when a test asked for it.
+  provider.use(async (ctx, next) => {
+    const arrived = Date.now();
+    await next();
+    const route = ctx.oidc?.route;
+    if (route === 'device_authorization' && ctx.status === 200 && ctx.body) {
+      ctx.body = { ...ctx.body, interval: DEVICE_INTERVAL };
+      return;
+    }
+    const deviceCode = ctx.oidc?.body?.device_code;
+    if (route !== 'token' || ctx.oidc?.body?.grant_type !== DEVICE || !deviceCode) return;
+    const code = await provider.DeviceCode.find(deviceCode, { ignoreExpiration: true });
+    const userCode = code?.userCode ?? '(unknown)';
+    (stats.device_polls[userCode] ??= []).push(arrived);
+    const last = lastDevicePoll.get(deviceCode);
+    lastDevicePoll.set(deviceCode, arrived);
+    const tooSoon = last !== undefined && arrived - last < DEVICE_INTERVAL * 1000 - 50;
+    if (ctx.body?.error === 'authorization_pending' && (slowDownNext.delete(userCode) || tooSoon)) {
+      ctx.body = { error: 'slow_down', error_description: 'you are polling too quickly' };
+    }
+  });
 
   // Request counters + session_state on every successful token response.
   provider.use(async (ctx, next) => {
     await next();
     const route = ctx.oidc?.route;
+    const method = ctx.oidc?.client?.clientAuthMethod;
+    if (method && ctx.status < 400 && ['token', 'revocation', 'introspection', 'device_authorization'].includes(route)) {
+      const byRoute = (stats.client_auth[route] ??= {});
+      byRoute[method] = (byRoute[method] ?? 0) + 1;
+    }
     if (route === 'token' && ctx.method === 'POST') {
       let gt = ctx.oidc?.body?.grant_type;
       if (Array.isArray(gt)) [gt] = gt;
@@ -373,6 +463,75 @@ function passwordGrant(provider) {
       token_type: at.tokenType,
       session_state: grantId,
     }).filter(([, v]) => v !== undefined));
+  };
+}
+
+// RFC 7523 §2.1: a signed assertion from JWT_BEARER_ISSUER, for the account in `sub`;
+// each `jti` is accepted once.
+const seenAssertionIds = new Set();
+function jwtBearerGrant(provider) {
+  return async function jwtBearerGrantHandler(ctx) {
+    const { client, params } = ctx.oidc;
+    if (!params.assertion) throw new errors.InvalidRequest("missing required parameter 'assertion'");
+    const key = await importJWK(ecClientPublicJwk(), 'ES256');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(params.assertion, key, {
+        issuer: JWT_BEARER_ISSUER,
+        audience: [provider.issuer, `${provider.issuer}/token`],
+        algorithms: ['ES256'],
+        maxTokenAge: '10m',
+        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+      }));
+    } catch (err) {
+      throw new errors.CustomOIDCProviderError('invalid_grant', `assertion refused: ${err.code ?? err.message}`);
+    }
+    if (seenAssertionIds.has(payload.jti)) {
+      throw new errors.CustomOIDCProviderError('invalid_grant', 'assertion jti already used');
+    }
+    seenAssertionIds.add(payload.jti);
+    const accountId = payload.sub;
+    if (!ACCOUNTS[accountId]) throw new errors.CustomOIDCProviderError('invalid_grant', 'unknown subject');
+    const scope = params.scope ?? payload.scope ?? 'profile';
+    const grant = new provider.Grant({ accountId, clientId: client.clientId });
+    grant.addOIDCScope(scope);
+    const grantId = await grant.save();
+    const at = new provider.AccessToken({
+      accountId, client, expiresWithSession: false, grantId, gty: 'jwt-bearer', scope: grant.getOIDCScopeFiltered(new Set(scope.split(' '))),
+    });
+    ctx.oidc.entity('AccessToken', at);
+    const accessToken = await at.save();
+    ctx.body = {
+      access_token: accessToken, expires_in: at.expiration, token_type: at.tokenType, scope: at.scope || undefined,
+    };
+  };
+}
+
+// RFC 8693: exchanges an access token this server issued for a new one for `audience`.
+function tokenExchangeGrant(provider) {
+  return async function tokenExchangeGrantHandler(ctx) {
+    const { client, params } = ctx.oidc;
+    if (!params.subject_token || params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest('subject_token of type access_token is required');
+    }
+    const subject = await lookupBearer(provider, params.subject_token);
+    if (!subject) throw new errors.CustomOIDCProviderError('invalid_grant', 'subject_token is not active');
+    const accountId = subject.accountId ?? `client:${subject.clientId}`;
+    const grant = new provider.Grant({ accountId, clientId: client.clientId });
+    const grantId = await grant.save();
+    const at = new provider.AccessToken({
+      accountId, client, expiresWithSession: false, grantId, gty: 'token-exchange', scope: subject.scope,
+    });
+    ctx.oidc.entity('AccessToken', at);
+    const accessToken = await at.save();
+    stats.exchanges.push({ audience: params.audience ?? null, subject_client: subject.clientId });
+    ctx.body = {
+      access_token: accessToken,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: at.expiration,
+      scope: at.scope || undefined,
+    };
   };
 }
 
@@ -557,6 +716,11 @@ async function route(provider, callback, req, res) {
   }
   if (pathname === '/test/device/deny' && req.method === 'POST') {
     return handleDevice(provider, req, res, false);
+  }
+  if (pathname === '/test/device/slow-down' && req.method === 'POST') {
+    const params = await readParams(req);
+    slowDownNext.add(normalizeUserCode(params.user_code ?? ''));
+    return send(res, 200, { ok: true });
   }
   const del = /^\/admin\/realms\/master\/sessions\/([^/]+)$/.exec(pathname);
   if (del && req.method === 'DELETE') {

@@ -2,6 +2,7 @@
 //! decisions over simulated time, and property tests of every parser.
 
 mod flows;
+mod grants;
 mod properties;
 mod requests;
 mod responses;

@@ -122,6 +122,46 @@ impl Stats {
     pub fn jwks(&self) -> u64 {
         self.count(&["jwks"])
     }
+
+    /// Requests to `route` (`token`, `revocation`, `introspection`, `device_authorization`)
+    /// whose client authenticated with `method` and that the server did not refuse.
+    #[must_use]
+    pub fn client_auth(&self, route: &str, method: &str) -> u64 {
+        self.count(&["client_auth", route, method])
+    }
+
+    /// When the server saw each device grant poll for `user_code` (its clock, in ms).
+    #[must_use]
+    pub fn device_polls(&self, user_code: &str) -> Vec<u64> {
+        let normalized: String = user_code
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        self.raw["device_polls"][normalized.as_str()]
+            .as_array()
+            .map(|polls| polls.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default()
+    }
+
+    /// The token exchanges the server granted: `(audience asked for, the subject token's
+    /// client)`.
+    #[must_use]
+    pub fn exchanges(&self) -> Vec<(Option<String>, String)> {
+        self.raw["exchanges"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|e| {
+                        (
+                            e["audience"].as_str().map(str::to_owned),
+                            e["subject_client"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 impl AuthServer {
@@ -365,6 +405,15 @@ impl AuthServer {
     /// As [`approve_device`](Self::approve_device).
     pub fn deny_device(&self, user_code: &str) -> Result<(), HarnessError> {
         self.device_decision("/test/device/deny", user_code)
+    }
+
+    /// `POST /test/device/slow-down`: the next poll for this code that would be answered
+    /// `authorization_pending` is answered `slow_down` instead.
+    ///
+    /// # Errors
+    /// As [`approve_device`](Self::approve_device).
+    pub fn slow_down_device(&self, user_code: &str) -> Result<(), HarnessError> {
+        self.device_decision("/test/device/slow-down", user_code)
     }
 
     fn device_decision(&self, path: &str, user_code: &str) -> Result<(), HarnessError> {

@@ -440,3 +440,66 @@ fn unknown_and_expired_tokens_get_an_invalid_token_challenge() {
     let _ = bare.session.set_token(Token::bearer("not-a-token"));
     assert_eq!(bare.get(&server.resource_url()), Ok(401));
 }
+
+/// The same bytes for every `jti`: the replay the server must catch.
+struct RepeatingEntropy(ring::rand::SystemRandom);
+
+impl oauth_core::Entropy for RepeatingEntropy {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), oauth_core::EntropyUnavailable> {
+        dest.fill(0x5a);
+        Ok(())
+    }
+
+    fn signing_rng(&self) -> &dyn ring::rand::SecureRandom {
+        &self.0
+    }
+}
+
+#[test]
+fn a_replayed_client_assertion_is_refused_and_both_audiences_are_accepted() {
+    use oauth_core::rfc7523::{AssertionAudience, Mint};
+    let server = start_server(Duration::from_secs(60));
+    let secret = "jwt-secret-client-secret-0123456789abcdef";
+    let entropy = RepeatingEntropy(ring::rand::SystemRandom::new());
+    let grant = Grant::client_credentials();
+    for audience in [AssertionAudience::TokenEndpoint, AssertionAudience::Issuer] {
+        let config = config(&server, "jwt-secret-client")
+            .issuer(server.issuer())
+            .client_secret_jwt(secret)
+            .assertion_audience(audience.clone());
+        let request = oauth_core::token_request_with(
+            &config,
+            &grant,
+            &Mint::new(SystemTime::now(), &entropy),
+        )
+        .expect("request builds");
+        let first = parse_token_response(&send(&request), SystemTime::now());
+        match audience {
+            // The first assertion with this jti is accepted…
+            AssertionAudience::TokenEndpoint => {
+                first.unwrap_or_else(|e| panic!("{audience:?}: {e}"));
+            }
+            // …and any later one with the same jti is refused, whatever else differs.
+            _ => {
+                let error = first.expect_err("jti replayed");
+                assert_eq!(
+                    error.oauth_error().map(|e| e.error()),
+                    Some("invalid_client")
+                );
+            }
+        }
+    }
+    // A fresh jti with the issuer as audience is accepted.
+    let config = config(&server, "jwt-secret-client")
+        .issuer(server.issuer())
+        .client_secret_jwt(secret)
+        .assertion_audience(AssertionAudience::Issuer);
+    let system = ring::rand::SystemRandom::new();
+    let request =
+        oauth_core::token_request_with(&config, &grant, &Mint::new(SystemTime::now(), &system))
+            .expect("request builds");
+    parse_token_response(&send(&request), SystemTime::now()).expect("issuer audience accepted");
+    let stats = server.stats().expect("stats");
+    assert_eq!(stats.client_auth("token", "client_secret_jwt"), 2);
+    assert_eq!(stats.token_requests("client_credentials"), 3);
+}

@@ -30,8 +30,10 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
-use oauth_core::jose::Algorithm;
+use oauth_core::jose::{Algorithm, SigningKey};
 use oauth_core::oidc::{AuthorizationRequest, IdTokenClaims, PendingAuthorization, UserInfo};
+use oauth_core::rfc7523::AssertionAudience;
+use oauth_core::rfc8628::DeviceAuthorization;
 use oauth_core::url::Url;
 use oauth_core::{
     BearerPlacement, Grant, IdToken, Introspection, OAuthError, Token, TokenRef, TokenUpdate,
@@ -44,6 +46,7 @@ use oauth_tests::seed::{DriverError, SeedDriver};
 
 pub(crate) mod async_only;
 pub(crate) mod faults;
+pub(crate) mod grants;
 pub(crate) mod hostile;
 pub(crate) mod oauth;
 pub(crate) mod oidc;
@@ -75,6 +78,10 @@ pub(crate) trait Adapter: Clone + Send + Sync + 'static {
 
     // The session's own public methods, each run to its end ([`session_facade!`]).
     fn fetch_token(&self, grant: Grant) -> Result<Token, Self::Error>;
+    fn exchange_token(&self, grant: Grant) -> Result<Token, Self::Error>;
+    fn device_authorization(&self, scope: Option<&str>)
+    -> Result<DeviceAuthorization, Self::Error>;
+    fn device_token(&self, authorization: &DeviceAuthorization) -> Result<Token, Self::Error>;
     fn refresh_token(&self) -> Result<Token, Self::Error>;
     fn revoke_token(&self, token: TokenRef<'_>) -> Result<(), Self::Error>;
     fn introspect_token(&self, token: TokenRef<'_>) -> Result<Introspection, Self::Error>;
@@ -200,6 +207,24 @@ macro_rules! session_facade {
     () => {
         fn fetch_token(&self, grant: oauth_core::Grant) -> Result<oauth_core::Token, Self::Error> {
             self.wait(self.session.fetch_token(grant))
+        }
+        fn exchange_token(
+            &self,
+            grant: oauth_core::Grant,
+        ) -> Result<oauth_core::Token, Self::Error> {
+            self.wait(self.session.exchange_token(grant))
+        }
+        fn device_authorization(
+            &self,
+            scope: Option<&str>,
+        ) -> Result<oauth_core::rfc8628::DeviceAuthorization, Self::Error> {
+            self.wait(self.session.device_authorization(scope))
+        }
+        fn device_token(
+            &self,
+            authorization: &oauth_core::rfc8628::DeviceAuthorization,
+        ) -> Result<oauth_core::Token, Self::Error> {
+            self.wait(self.session.device_token(authorization))
         }
         fn refresh_token(&self) -> Result<oauth_core::Token, Self::Error> {
             self.wait(self.session.refresh_token())
@@ -360,7 +385,19 @@ macro_rules! apply_options {
             Some($crate::table::Secret::Post(secret)) => {
                 builder = builder.client_secret_post(secret);
             }
+            Some($crate::table::Secret::Jwt(secret)) => {
+                builder = builder.client_secret_jwt(secret);
+            }
+            Some($crate::table::Secret::PrivateKey(key)) => {
+                builder = builder.private_key_jwt(key);
+            }
             None => {}
+        }
+        if let Some(audience) = options.assertion_audience {
+            builder = builder.assertion_audience(audience);
+        }
+        if let Some(url) = &options.device_authorization_endpoint {
+            builder = builder.device_authorization_endpoint(url);
         }
         if let Some(leeway) = options.leeway {
             builder = builder.leeway(leeway);
@@ -418,6 +455,8 @@ macro_rules! shared_futures_are_send {
         let token = Token::bearer("t");
         $check(&session.fetch_token(Grant::client_credentials()));
         $check(&session.refresh_token());
+        $check(&session.exchange_token(Grant::client_credentials()));
+        $check(&session.device_authorization(None));
         $check(&session.revoke_token(TokenRef::Access(token.access_token())));
         $check(&session.introspect_token(TokenRef::Access(token.access_token())));
         $check(&OAuth2Session::from_issuer("https://id.example", "c"));
@@ -497,6 +536,14 @@ macro_rules! behaviour_table {
                 an_explicit_refresh_during_an_automatic_one_is_refused_and_sends_nothing,
                 waiters_share_one_failed_refresh_and_the_old_token_stays,
             );
+            $crate::table::scenario_tests!($adapter, grants:
+                jwt_client_authentication_is_accepted_and_counted_by_the_server,
+                a_wrong_secret_or_key_is_invalid_client,
+                a_jwt_bearer_session_fetches_again_with_a_fresh_assertion_when_due,
+                token_exchange_one_off_and_as_the_sessions_grant,
+                device_login_through_the_providers_pages_honours_slow_down,
+                a_denied_or_cancelled_device_login_ends_without_a_token,
+            );
             $crate::table::scenario_tests!($adapter, hostile:
                 endpoint_urls_with_a_fragment_or_credentials_are_refused_when_built,
                 a_huge_timeout_is_no_panic,
@@ -538,6 +585,10 @@ pub(crate) struct AsyncHook {
 pub(crate) enum Secret {
     Basic(String),
     Post(String),
+    /// `client_secret_jwt`.
+    Jwt(String),
+    /// `private_key_jwt`.
+    PrivateKey(SigningKey),
 }
 
 /// What a session is built with; unset fields keep the adapter's defaults.
@@ -552,6 +603,8 @@ pub(crate) struct Options {
     pub(crate) authorization_endpoint: Option<String>,
     pub(crate) redirect_uri: Option<String>,
     pub(crate) secret: Option<Secret>,
+    pub(crate) assertion_audience: Option<AssertionAudience>,
+    pub(crate) device_authorization_endpoint: Option<String>,
     pub(crate) leeway: Option<Duration>,
     pub(crate) scope: Option<String>,
     pub(crate) timeout: Option<Duration>,
@@ -614,6 +667,26 @@ impl Options {
 
     pub(crate) fn secret_post(mut self, secret: &str) -> Self {
         self.secret = Some(Secret::Post(secret.to_owned()));
+        self
+    }
+
+    pub(crate) fn secret_jwt(mut self, secret: &str) -> Self {
+        self.secret = Some(Secret::Jwt(secret.to_owned()));
+        self
+    }
+
+    pub(crate) fn private_key(mut self, key: SigningKey) -> Self {
+        self.secret = Some(Secret::PrivateKey(key));
+        self
+    }
+
+    pub(crate) fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.assertion_audience = Some(audience);
+        self
+    }
+
+    pub(crate) fn device_endpoint(mut self, server: &AuthServer) -> Self {
+        self.device_authorization_endpoint = Some(server.device_authorization_endpoint());
         self
     }
 
