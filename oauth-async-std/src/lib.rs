@@ -105,9 +105,13 @@ pub use transport::{
 /// [`HttpClientBuilder::tls_config`].
 #[cfg(feature = "rustls")]
 pub use futures_rustls::rustls;
+pub use oauth_core::jose::SigningKey;
 pub use oauth_core::oidc::{
     AuthorizationRequest, IdTokenClaims, IdTokenExpectations, PendingAuthorization, UserInfo,
 };
+pub use oauth_core::rfc7523::{AssertionAudience, JwtBearer};
+pub use oauth_core::rfc8628::DeviceAuthorization;
+pub use oauth_core::rfc8693::{TokenExchange, token_type};
 pub use oauth_core::{
     self, AccessToken, ClientConfig, DEFAULT_BODY_LIMIT, Grant, IdToken, Introspection, OAuthError,
     Token, TokenRef, TokenUpdate, UpdateKind,

@@ -12,7 +12,7 @@ use url::form_urlencoded::Serializer;
 
 use crate::error::{ConfigError, Error};
 use crate::jose::{Algorithm, JoseError, SigningKey};
-use crate::rfc7523::{AssertionAudience, Mint, client_assertion};
+use crate::rfc7523::{AssertionAudience, Mint, assertion_for};
 use crate::secret::ClientSecret;
 
 /// How the client authenticates at the token, revocation and introspection endpoints.
@@ -415,7 +415,7 @@ impl ClientConfig {
     ) -> Result<Option<HeaderValue>, Error> {
         match &self.auth {
             ClientAuth::SecretJwt { key, .. } | ClientAuth::PrivateKeyJwt { key } => {
-                let assertion = client_assertion(self, key, &self.assertion_audience, mint)?;
+                let assertion = assertion_for(self, key, &self.assertion_audience, mint)?;
                 form.append_pair("client_id", &self.client_id);
                 form.append_pair(
                     "client_assertion_type",

@@ -116,9 +116,26 @@ pub enum AssertionAudience {
     Custom(String),
 }
 
-/// The client assertion for `key`, minted now (RFC 7523 §3): `iss` and `sub` the client id,
-/// `aud`, `jti`, `iat`, `exp` [`CLIENT_ASSERTION_LIFETIME`] later.
-pub(crate) fn client_assertion(
+/// The client assertion of `config`'s JWT authentication (`client_secret_jwt` or
+/// `private_key_jwt`), minted now (RFC 7523 §3): `iss` and `sub` the client id, `aud` (see
+/// [`AssertionAudience`]), a fresh `jti`, `iat`, `exp` [`CLIENT_ASSERTION_LIFETIME`] later.
+/// The request builders add it themselves; this is for requests of your own.
+///
+/// # Errors
+/// [`ConfigError::Missing`] when the client does not authenticate with a JWT;
+/// [`UsageError::MintUnavailable`], [`UsageError::EntropyUnavailable`],
+/// [`ConfigError::SigningKey`] as for the request builders.
+pub fn client_assertion(config: &ClientConfig, mint: &Mint<'_>) -> Result<String, Error> {
+    match &config.auth {
+        crate::ClientAuth::SecretJwt { key, .. } | crate::ClientAuth::PrivateKeyJwt { key } => {
+            assertion_for(config, key, &config.assertion_audience, mint)
+        }
+        _ => Err(ConfigError::Missing("client assertion key").into()),
+    }
+}
+
+/// The client assertion for `key`.
+pub(crate) fn assertion_for(
     config: &ClientConfig,
     key: &SigningKey,
     audience: &AssertionAudience,

@@ -156,9 +156,13 @@ pub use request::RequestBuilder;
 pub use session::OAuth2Session;
 pub use tls::install_crypto_provider;
 
+pub use oauth_core::jose::SigningKey;
 pub use oauth_core::oidc::{
     AuthorizationRequest, IdTokenClaims, IdTokenExpectations, PendingAuthorization, UserInfo,
 };
+pub use oauth_core::rfc7523::{AssertionAudience, JwtBearer};
+pub use oauth_core::rfc8628::DeviceAuthorization;
+pub use oauth_core::rfc8693::{TokenExchange, token_type};
 pub use oauth_core::{
     self, AccessToken, ClientConfig, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Grant, IdToken,
     Introspection, OAuthError, Token, TokenRef, TokenUpdate, UpdateKind,

@@ -67,9 +67,13 @@ pub use error::Error;
 pub use request::RequestBuilder;
 pub use session::{IDLE_CONNECTIONS_PER_HOST, OAuth2Session, SessionBuilder};
 
+pub use oauth_core::jose::SigningKey;
 pub use oauth_core::oidc::{
     AuthorizationRequest, IdTokenClaims, IdTokenExpectations, PendingAuthorization, UserInfo,
 };
+pub use oauth_core::rfc7523::{AssertionAudience, JwtBearer};
+pub use oauth_core::rfc8628::DeviceAuthorization;
+pub use oauth_core::rfc8693::{TokenExchange, token_type};
 pub use oauth_core::{
     self, ClientConfig, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Grant, Introspection, OAuthError,
     Token, TokenRef, TokenUpdate, UpdateKind,
