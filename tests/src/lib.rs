@@ -49,3 +49,8 @@ pub mod ureq_driver;
 mod wire;
 
 pub use error::HarnessError;
+
+/// The workspace README's code examples, compiled as doc tests (`no_run`: they need a server).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;

@@ -269,6 +269,7 @@ impl HttpClient {
                 .then(|| duplicate(&request));
             match conn.send(request).await {
                 Ok(response) => {
+                    conn.note_keep_alive(response.headers());
                     let lease = Lease { conn, slot, pool };
                     return Ok(response.map(|incoming| Body::new(incoming, lease)));
                 }
@@ -291,6 +292,7 @@ impl HttpClient {
             .send(request)
             .await
             .map_err(|e| TransportError::Http(e.into_error()))?;
+        conn.note_keep_alive(response.headers());
         let lease = Lease { conn, slot, pool };
         Ok(response.map(|incoming| Body::new(incoming, lease)))
     }

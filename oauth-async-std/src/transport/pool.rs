@@ -38,6 +38,9 @@ type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 pub(crate) struct Conn {
     pub(crate) sender: Sender,
     driver: Option<Driver>,
+    /// How long the server keeps the connection open while idle, from its last response's
+    /// `Keep-Alive: timeout=N` (RFC 9112 Appendix C.2.2 leaves it to the server to say).
+    keep_alive: Option<Duration>,
 }
 
 impl Conn {
@@ -48,7 +51,34 @@ impl Conn {
         Self {
             sender,
             driver: Some(Box::pin(driver)),
+            keep_alive: None,
         }
+    }
+
+    /// Records the idle timeout a response announced (`Keep-Alive: timeout=N`), if any.
+    pub(crate) fn note_keep_alive(&mut self, headers: &oauth_core::http::HeaderMap) {
+        self.keep_alive = headers
+            .get_all("keep-alive")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|param| {
+                let (name, value) = param.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("timeout")
+                    .then(|| value.trim().trim_matches('"').parse::<u64>().ok())?
+            })
+            .next()
+            .map(Duration::from_secs);
+    }
+
+    /// How long this connection may stay idle before reuse: the pool's limit, and a second
+    /// less than the server's announced timeout, so that no request is written just as the
+    /// server closes the connection (a POST lost that way cannot be sent again).
+    fn idle_limit(&self, pool_limit: Duration) -> Duration {
+        self.keep_alive.map_or(pool_limit, |server| {
+            pool_limit.min(server.saturating_sub(KEEP_ALIVE_MARGIN))
+        })
     }
 
     /// Lets the connection read and write what it can; `false` once it has ended, after which
@@ -134,6 +164,10 @@ impl fmt::Display for Origin {
     }
 }
 
+/// How much sooner than the server's announced keep-alive timeout an idle connection is
+/// dropped.
+const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
+
 /// Every origin's pool.
 #[derive(Debug, Default)]
 pub(crate) struct Pools {
@@ -189,7 +223,9 @@ impl OriginPool {
         let mut idle = lock(&self.idle);
         // Bounded: each turn pops one entry.
         while let Some(entry) = idle.pop() {
-            if !entry.conn.is_closed() && entry.since.elapsed() < idle_timeout {
+            if !entry.conn.is_closed()
+                && entry.since.elapsed() < entry.conn.idle_limit(idle_timeout)
+            {
                 return Some(entry.conn);
             }
         }

@@ -176,6 +176,27 @@ proptest! {
     }
 
     #[test]
+    fn device_authorization_parser_never_panics(response in any_response(), secs in 0u64..4_000_000_000) {
+        let sent_at = UNIX_EPOCH + Duration::from_secs(secs);
+        match oauth_core::rfc8628::parse_device_authorization_response(&response, sent_at) {
+            Ok(answer) => prop_assert!(answer.interval() >= Duration::from_secs(1) && answer.expires_at() >= sent_at),
+            Err(error) => prop_assert!(printable(&error)),
+        }
+    }
+
+    #[test]
+    fn signing_key_loaders_never_panic(text in "[ -~\n]{0,300}", pem in any::<bool>()) {
+        let loaded = if pem {
+            oauth_core::jose::SigningKey::from_pem(&text, oauth_core::jose::Algorithm::ES256)
+        } else {
+            oauth_core::jose::SigningKey::from_jwk(&text, None)
+        };
+        if let Err(error) = loaded {
+            prop_assert!(!error.to_string().chars().any(char::is_control));
+        }
+    }
+
+    #[test]
     fn challenge_parser_never_panics(value in "[ -~]{0,200}") {
         for challenge in parse_www_authenticate(&value) {
             prop_assert!(!challenge.scheme().is_empty());

@@ -257,6 +257,35 @@ fn an_idle_connection_the_server_closed_is_replaced_not_reported() {
 }
 
 #[test]
+fn an_idle_connection_is_not_reused_past_the_servers_keep_alive_timeout() {
+    // Node's default is `Keep-Alive: timeout=5`: a POST written as the server closes the
+    // connection is lost and cannot be sent again, so the pool drops the connection a second
+    // before the server would.
+    let stub = FaultServer::with_default(
+        Fault::respond(200, "text/plain", "ok").with_header("Keep-Alive", "timeout=2"),
+    )
+    .expect("stub");
+    let session = bearer_session();
+    let url = stub.url("/r");
+    for _ in 0..2 {
+        assert_eq!(status(&session, &url).expect("get"), 200);
+    }
+    assert_eq!(
+        stub.connections(),
+        1,
+        "reused while the server keeps it open"
+    );
+    let later = std::time::SystemTime::now() + Duration::from_millis(1_100);
+    oauth_tests::seed::wait_until(later, Duration::from_secs(10)).expect("clock");
+    assert_eq!(status(&session, &url).expect("get"), 200);
+    assert_eq!(
+        stub.connections(),
+        2,
+        "idle for more than the server's timeout less a second: a new connection"
+    );
+}
+
+#[test]
 fn query_pairs_are_form_encoded_and_odd_urls_normalised() {
     let stub = ok_stub();
     let session = bearer_session();
