@@ -10,7 +10,6 @@
 // `READY http://127.0.0.1:<port>`; everything else goes to stderr.
 
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import Provider, { errors } from 'oidc-provider';
@@ -127,13 +126,14 @@ async function findAccount(_ctx, id) {
 // --------------------------------------------------------------------------
 // Keys and clients.
 
+// Pre-generated key sets (see gen-signing-keys.mjs for why they are not made at start): set 0
+// first, the next one at every rotation.
+const SIGNING_KEY_SETS = JSON.parse(readFileSync(new URL('signing-keys.json', import.meta.url), 'utf8'));
+let nextKeySet = 0;
 function signingKeys() {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
-  return [
-    { ...rsa, kid: `rs256-${randomUUID()}`, alg: 'RS256', use: 'sig' },
-    { ...ec, kid: `es256-${randomUUID()}`, alg: 'ES256', use: 'sig' },
-  ];
+  const set = SIGNING_KEY_SETS[nextKeySet % SIGNING_KEY_SETS.length];
+  nextKeySet += 1;
+  return set.map((key) => ({ ...key }));
 }
 
 function privateKeyClientPublicJwk() {
