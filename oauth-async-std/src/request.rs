@@ -60,12 +60,13 @@ impl RequestBuilder {
         let mut replays = 0;
         loop {
             let bearer = session.authorize().await?;
-            let request = prepared.signed(&bearer);
+            let request = prepared.signed(&bearer, std::time::SystemTime::now())?;
+            let uri = request.uri().clone();
             let response = client.send_with_timeout(request, timeout).await?;
             let (status, headers) = (response.status(), response.headers());
             let verdict = session
                 .lock()
-                .handle_resource_response(&bearer, replays, status, headers);
+                .handle_resource_response(&bearer, replays, &uri, status, headers);
             if verdict != ResourceVerdict::Replay {
                 return Ok(response);
             }

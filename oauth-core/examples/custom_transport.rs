@@ -73,7 +73,7 @@ impl Transport {
             println!("  GET {} with Authorization: Bearer …", request.uri());
             let response = self.send(&request).map_err(Error::from)?;
             let (status, headers) = (response.status(), response.headers());
-            if session.handle_resource_response(&bearer, replays, status, headers)
+            if session.handle_resource_response(&bearer, replays, request.uri(), status, headers)
                 != ResourceVerdict::Replay
             {
                 return Ok(response);

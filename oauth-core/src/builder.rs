@@ -33,6 +33,19 @@ pub struct SessionSettings {
     pub timeout: Duration,
     /// The largest endpoint response read, in bytes.
     pub body_limit: u64,
+    /// DPoP (RFC 9449): `None` for bearer tokens; a key, or `Generate` for a new ES256 key
+    /// made when the session is built.
+    pub dpop: Option<DpopSetting>,
+}
+
+/// How a session gets its DPoP key.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum DpopSetting {
+    /// A new ES256 key, made from the adapter's entropy when the session is built.
+    Generate,
+    /// This key (one kept across restarts keeps bound refresh tokens usable).
+    Key(crate::rfc9449::DpopKey),
 }
 
 impl SessionSettings {
@@ -45,6 +58,7 @@ impl SessionSettings {
             jwks: JwksCache::default(),
             timeout: DEFAULT_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
+            dpop: None,
         }
     }
 
@@ -62,10 +76,21 @@ impl SessionSettings {
         let config = self.config.clone()?;
         // An adapter's driver reports every call it makes (answered, failed or dropped): an
         // exchange in flight is alive, however long its transport's timeout.
+        let dpop = match self.dpop.take() {
+            None => None,
+            Some(DpopSetting::Key(key)) => Some(key),
+            Some(DpopSetting::Generate) => Some(
+                crate::rfc9449::DpopKey::generate(&*entropy)
+                    .map_err(|e| ConfigError::SigningKey(e.to_string()))?,
+            ),
+        };
         let mut session = TokenSession::new(config)
             .with_jwks_cache(std::mem::take(&mut self.jwks))
             .with_exchange_timeout(None)
             .with_entropy(entropy);
+        if let Some(key) = dpop {
+            session = session.with_dpop(key);
+        }
         session.record_updates(record_updates);
         if let Some(token) = self.token.take() {
             let _ = session.set_token(token);
@@ -81,6 +106,23 @@ impl SessionSettings {
 macro_rules! session_builder_setters {
     () => {
         $crate::client_config_setters!();
+
+        /// Sender-constrains tokens with DPoP (RFC 9449) under a new ES256 key made when the
+        /// session is built: a proof on every token request, and `DPoP` tokens presented with
+        /// a proof per request. Servers that do not support DPoP keep issuing bearer tokens.
+        #[must_use]
+        pub fn dpop(mut self) -> Self {
+            self.settings.dpop = Some($crate::DpopSetting::Generate);
+            self
+        }
+
+        /// DPoP with this key (keep it with the tokens you persist: a refresh token bound to
+        /// it is useless with another).
+        #[must_use]
+        pub fn dpop_key(mut self, key: $crate::rfc9449::DpopKey) -> Self {
+            self.settings.dpop = Some($crate::DpopSetting::Key(key));
+            self
+        }
 
         fn map_config(
             mut self,

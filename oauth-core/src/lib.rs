@@ -67,13 +67,14 @@ pub mod rfc7636;
 pub mod rfc7662;
 pub mod rfc8628;
 pub mod rfc8693;
+pub mod rfc9449;
 mod secret;
 pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;
 
-pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, MAX_TIMEOUT, SessionSettings};
+pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, DpopSetting, MAX_TIMEOUT, SessionSettings};
 pub use client::{
     BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_CLOCK_SKEW, DEFAULT_LEEWAY,
     is_loopback,

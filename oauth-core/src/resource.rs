@@ -104,15 +104,22 @@ impl ResourceRequest {
 }
 
 impl PreparedRequest {
-    /// The request signed with `bearer`, ready to send.
-    #[must_use]
-    pub fn signed(&self, bearer: &Bearer) -> Request<Vec<u8>> {
+    /// The request signed with `bearer` at `now` (a DPoP-bound token gets its proof),
+    /// ready to send.
+    ///
+    /// # Errors
+    /// A DPoP proof could not be made (the entropy source or the key failed).
+    pub fn signed(
+        &self,
+        bearer: &Bearer,
+        now: std::time::SystemTime,
+    ) -> Result<Request<Vec<u8>>, crate::Error> {
         let mut request = Request::new(self.template.body().clone());
         *request.method_mut() = self.template.method().clone();
         *request.uri_mut() = self.template.uri().clone();
         request.headers_mut().clone_from(self.template.headers());
-        bearer.authorize(&mut request);
-        request
+        bearer.authorize_at(&mut request, now)?;
+        Ok(request)
     }
 
     /// Whether the request was given a body, even an empty one (`call()` sends none at all,

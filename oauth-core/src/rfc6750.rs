@@ -2,22 +2,39 @@
 //! (§3, with the challenge grammar of RFC 9110 §11.6.1).
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use http::HeaderValue;
 
 use crate::client::BearerPlacement;
+use crate::error::Error;
+use crate::rfc9449::{DPOP_HEADER, DpopSigner};
 use crate::secret::AccessToken;
 
-/// A token ready to be presented, with the session generation it belongs to.
+/// A token ready to be presented, with the session generation it belongs to: a bearer token
+/// (RFC 6750), or a DPoP-bound token (RFC 9449) that needs a proof per request.
 ///
 /// `Debug` hides the token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Bearer {
     pub(crate) token: Arc<AccessToken>,
     pub(crate) header: HeaderValue,
     pub(crate) placement: BearerPlacement,
     pub(crate) generation: u64,
+    pub(crate) dpop: Option<DpopSigner>,
 }
+
+impl PartialEq for Bearer {
+    fn eq(&self, other: &Self) -> bool {
+        self.token == other.token
+            && self.header == other.header
+            && self.placement == other.placement
+            && self.generation == other.generation
+            && self.dpop.is_some() == other.dpop.is_some()
+    }
+}
+
+impl Eq for Bearer {}
 
 impl Bearer {
     pub(crate) fn new(
@@ -32,10 +49,64 @@ impl Bearer {
             header,
             placement,
             generation,
+            dpop: None,
         })
     }
 
-    /// `Bearer <token>` for the `Authorization` header (§2.1), marked sensitive.
+    /// The same token as a DPoP-bound one (RFC 9449 §7.1): `Authorization: DPoP …`, always in
+    /// the header, with a proof per request.
+    pub(crate) fn into_dpop(mut self, signer: DpopSigner) -> Option<Self> {
+        let mut header = HeaderValue::try_from(format!("DPoP {}", self.token.secret())).ok()?;
+        header.set_sensitive(true);
+        self.header = header;
+        self.placement = BearerPlacement::Header;
+        self.dpop = Some(signer);
+        Some(self)
+    }
+
+    /// Whether the token is DPoP-bound: every request needs a proof
+    /// ([`dpop_proof`](Self::dpop_proof), or [`authorize_at`](Self::authorize_at) does it).
+    #[must_use]
+    pub fn is_dpop(&self) -> bool {
+        self.dpop.is_some()
+    }
+
+    /// The `DPoP` header value for a request with `method` to `uri` at `now`, for a
+    /// DPoP-bound token (with `ath` and the origin's latest nonce); `None` for a bearer token.
+    ///
+    /// # Errors
+    /// The entropy source or the key failed.
+    pub fn dpop_proof(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        now: SystemTime,
+    ) -> Result<Option<HeaderValue>, Error> {
+        self.dpop
+            .as_ref()
+            .map(|signer| signer.header(method, uri, now))
+            .transpose()
+    }
+
+    /// [`authorize`](Self::authorize), and for a DPoP-bound token its proof for this request
+    /// at `now`.
+    ///
+    /// # Errors
+    /// As [`dpop_proof`](Self::dpop_proof).
+    pub fn authorize_at(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        now: SystemTime,
+    ) -> Result<(), Error> {
+        self.authorize(request);
+        if let Some(proof) = self.dpop_proof(request.method(), request.uri(), now)? {
+            request.headers_mut().insert(DPOP_HEADER, proof);
+        }
+        Ok(())
+    }
+
+    /// `Bearer <token>` (or `DPoP <token>`) for the `Authorization` header (§2.1), marked
+    /// sensitive.
     #[must_use]
     pub fn header_value(&self) -> &HeaderValue {
         &self.header
@@ -62,7 +133,8 @@ impl Bearer {
 
     /// Puts the token into an `http` request where the configuration says: the `Authorization`
     /// header, an `access_token` query parameter, or an `access_token` member appended to a
-    /// form-encoded body.
+    /// form-encoded body. A DPoP-bound token also needs its proof: use
+    /// [`authorize_at`](Self::authorize_at).
     pub fn authorize(&self, request: &mut http::Request<Vec<u8>>) {
         match self.placement {
             BearerPlacement::Header => {
@@ -104,6 +176,7 @@ impl std::fmt::Debug for Bearer {
         f.debug_struct("Bearer")
             .field("placement", &self.placement)
             .field("generation", &self.generation)
+            .field("dpop", &self.dpop.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -354,7 +427,7 @@ mod tests {
         assert!(value.is_sensitive());
         assert_eq!(
             format!("{bearer:?}"),
-            "Bearer { placement: Header, generation: 3, .. }"
+            "Bearer { placement: Header, generation: 3, dpop: false, .. }"
         );
     }
 

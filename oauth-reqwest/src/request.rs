@@ -155,6 +155,19 @@ pub(crate) fn sign(request: &mut reqwest::Request, bearer: &Bearer) -> Result<()
         request
             .headers_mut()
             .insert(AUTHORIZATION, bearer.header_value().clone());
+        if bearer.is_dpop() {
+            let uri = request
+                .url()
+                .as_str()
+                .parse::<oauth_core::http::Uri>()
+                .map_err(|_| Error::UnsignableRequest("its URL is not a valid URI"))?;
+            let now = std::time::SystemTime::now();
+            if let Some(proof) = bearer.dpop_proof(request.method(), &uri, now)? {
+                request
+                    .headers_mut()
+                    .insert(oauth_core::rfc9449::DPOP_HEADER, proof);
+            }
+        }
         return Ok(());
     }
     // Query and form-body placements: the core edits an `http::Request`; carry the URL and

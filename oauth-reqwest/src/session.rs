@@ -122,9 +122,15 @@ impl OAuth2Session {
         replays: u32,
         response: &reqwest::Response,
     ) -> bool {
+        let uri = response
+            .url()
+            .as_str()
+            .parse::<oauth_core::http::Uri>()
+            .unwrap_or_default();
         let verdict = self.lock().handle_resource_response(
             bearer,
             replays,
+            &uri,
             response.status(),
             response.headers(),
         );

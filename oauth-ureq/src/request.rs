@@ -56,7 +56,8 @@ impl RequestBuilder {
         let mut replays = 0;
         loop {
             let bearer = session.authorize()?;
-            let request = prepared.signed(&bearer);
+            let request = prepared.signed(&bearer, std::time::SystemTime::now())?;
+            let uri = request.uri().clone();
             let timeout = prepared.timeout();
             let response = if prepared.has_body() || !request.body().is_empty() {
                 run(&session, timeout, request)?
@@ -67,7 +68,7 @@ impl RequestBuilder {
             let (status, headers) = (response.status(), response.headers());
             let verdict = session
                 .lock()
-                .handle_resource_response(&bearer, replays, status, headers);
+                .handle_resource_response(&bearer, replays, &uri, status, headers);
             if verdict != ResourceVerdict::Replay {
                 return Ok(response);
             }

@@ -11,9 +11,13 @@
 
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 import Provider, { errors } from 'oidc-provider';
-import { importJWK, jwtVerify } from 'jose';
+// oidc-provider's own DPoP proof validation, for the password grant below (the built-in
+// grants bind tokens to the proof's key themselves).
+import validateDpop from 'oidc-provider/lib/helpers/validate_dpop.js';
+import { calculateJwkThumbprint, EmbeddedJWK, importJWK, jwtVerify } from 'jose';
 
 import TestAdapter, {
   purgeGrant, sessionsForGrant, destroySession, keysForGrant,
@@ -75,7 +79,7 @@ const DEVICE_INTERVAL = 1;
 function freshStats() {
   return {
     token: Object.fromEntries(BASE_GRANT_TYPES.map((g) => [g, 0])),
-    resource: { ok: 0, unauthorized: 0 },
+    resource: { ok: 0, unauthorized: 0, dpop_ok: 0, dpop_nonce_challenges: 0 },
     revocation: 0,
     introspection: 0,
     device_authorization: 0,
@@ -168,6 +172,8 @@ const common = {
 const CLIENTS = [
   { ...common, client_id: 'admin-cli', token_endpoint_auth_method: 'none', grant_types: USER_GRANTS },
   { ...common, client_id: 'admin-cli-rotating', token_endpoint_auth_method: 'none', grant_types: USER_GRANTS },
+  // DPoP: the token endpoint demands a server nonce (RFC 9449 §8) from this client.
+  { ...common, client_id: 'admin-cli-dpop-nonce', token_endpoint_auth_method: 'none', grant_types: USER_GRANTS },
   {
     ...common,
     client_id: 'basic-client',
@@ -239,6 +245,11 @@ const CLIENTS = [
   },
 ];
 
+// The client of a token request, before or after client authentication.
+function dpopClientId(ctx) {
+  return String(ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id ?? ctx.oidc?.body?.client_id ?? '');
+}
+
 // --------------------------------------------------------------------------
 // Provider.
 
@@ -277,6 +288,13 @@ function buildProvider(issuer, keys) {
       },
       userinfo: { enabled: true },
       resourceIndicators: { enabled: false },
+      dPoP: {
+        enabled: true,
+        nonceSecret: Buffer.alloc(32, 7),
+        requireNonce: (ctx) => dpopClientId(ctx).endsWith('-dpop-nonce'),
+      },
+      pushedAuthorizationRequests: { enabled: true },
+      requestObjects: { enabled: true },
     },
     ttl: {
       AccessToken: ACCESS_TOKEN_TTL,
@@ -391,6 +409,7 @@ function passwordGrant(provider) {
       // errors.InvalidGrant would hide the description ("grant request is invalid").
       throw new errors.CustomOIDCProviderError('invalid_grant', 'Invalid user credentials');
     }
+    const dPoP = await validateDpop(provider, ctx);
     const accountId = params.username;
     const account = await findAccount(ctx, accountId);
     ctx.oidc.entity('Account', account);
@@ -414,6 +433,7 @@ function passwordGrant(provider) {
       gty,
       scope: grant.getOIDCScopeFiltered(scopes),
     });
+    if (dPoP) at.setThumbprint('jkt', dPoP.thumbprint);
     ctx.oidc.entity('AccessToken', at);
     const accessToken = await at.save();
 
@@ -435,6 +455,8 @@ function passwordGrant(provider) {
         scope,
         sessionUid: undefined,
         sid: undefined,
+        // RFC 9449 §5: a public client's refresh token is bound to the DPoP key.
+        jkt: dPoP && client.clientAuthMethod === 'none' ? dPoP.thumbprint : undefined,
       });
       ctx.oidc.entity('RefreshToken', rt);
       refreshToken = await rt.save();
@@ -593,18 +615,69 @@ async function lookupBearer(provider, value) {
   return token;
 }
 
+// DPoP proofs the resource accepted (jti replay check) and the nonce it hands out.
+const seenProofIds = new Set();
+let resourceNonceCounter = 0;
+let resourceNonce = null;
+
+// RFC 9449 §7: a DPoP-bound token must come as `Authorization: DPoP` with a proof of the key
+// it is bound to, for this method and URL, with `ath`; `/resource/dpop-nonce` also demands
+// the nonce it hands out (§9). Returns an error description, or null when the proof holds.
+async function checkDpop(req, pathname, token, tokenValue, scheme) {
+  if (scheme.toLowerCase() !== 'dpop') return 'a DPoP-bound token sent as Bearer';
+  const proof = req.headers.dpop;
+  if (!proof || Array.isArray(proof)) return 'no DPoP proof';
+  let payload;
+  let protectedHeader;
+  try {
+    ({ payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] }));
+  } catch (err) {
+    return `proof does not verify: ${err.code ?? err.message}`;
+  }
+  if (payload.htm !== req.method) return 'htm mismatch';
+  const url = new URL(req.url, `http://${req.headers.host}`);
+  if (payload.htu !== `${url.origin}${url.pathname}`) return `htu mismatch: ${payload.htu}`;
+  const ath = createHash('sha256').update(tokenValue).digest('base64url');
+  if (payload.ath !== ath) return 'ath mismatch';
+  if (await calculateJwkThumbprint(protectedHeader.jwk) !== token.jkt) return 'proof key is not the bound key';
+  if (typeof payload.jti !== 'string' || seenProofIds.has(payload.jti)) return 'jti missing or replayed';
+  if (pathname === '/resource/dpop-nonce' && (resourceNonce === null || payload.nonce !== resourceNonce)) {
+    return 'use_dpop_nonce';
+  }
+  seenProofIds.add(payload.jti);
+  return null;
+}
+
 async function handleProtected(provider, req, res, pathname) {
   const body = (await readBody(req)).toString('utf8');
   const auth = req.headers.authorization ?? '';
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+  const m = /^(Bearer|DPoP)\s+(\S+)\s*$/i.exec(auth);
   if (!m) {
     stats.resource.unauthorized += 1;
     return send(res, 401, '', { 'www-authenticate': 'Bearer' });
   }
-  const token = await lookupBearer(provider, m[1]);
+  const token = await lookupBearer(provider, m[2]);
   if (!token) {
     stats.resource.unauthorized += 1;
     return send(res, 401, '', { 'www-authenticate': 'Bearer error="invalid_token"' });
+  }
+  if (token.jkt || pathname === '/resource/dpop-nonce') {
+    const refused = token.jkt ? await checkDpop(req, pathname, token, m[2], m[1]) : 'not DPoP-bound';
+    if (refused === 'use_dpop_nonce') {
+      stats.resource.dpop_nonce_challenges += 1;
+      resourceNonceCounter += 1;
+      resourceNonce = `rn-${resourceNonceCounter}`;
+      return send(res, 401, '', {
+        'www-authenticate': 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"',
+        'dpop-nonce': resourceNonce,
+      });
+    }
+    if (refused) {
+      stats.resource.unauthorized += 1;
+      log(`resource refused a DPoP request: ${refused}`);
+      return send(res, 401, '', { 'www-authenticate': `DPoP error="invalid_dpop_proof", error_description="${refused}"` });
+    }
+    stats.resource.dpop_ok += 1;
   }
   stats.resource.ok += 1;
   if (pathname === '/admin/realms/master/users/count') {
@@ -616,6 +689,7 @@ async function handleProtected(provider, req, res, pathname) {
     scope: token.scope ?? null,
     path: pathname,
     method: req.method,
+    dpop_bound: Boolean(token.jkt),
     body,
   });
 }

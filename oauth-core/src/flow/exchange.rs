@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use http::Response;
 
-use super::{Flow, Step, ValidateIdToken};
+use super::{Call, Flow, Step, ValidateIdToken};
 use crate::error::Error;
 use crate::oidc::IdTokenExpectations;
 use crate::session::{ExchangeKind, ExchangeTicket, TokenSession};
@@ -17,6 +17,8 @@ use crate::token::Token;
 pub(crate) struct Exchanging {
     ticket: ExchangeTicket,
     check: Option<(Box<Token>, ValidateIdToken)>,
+    /// The server asked for a DPoP nonce: the request goes once more at the next `poll`.
+    resend: bool,
 }
 
 impl Exchanging {
@@ -24,12 +26,14 @@ impl Exchanging {
         Self {
             ticket,
             check: None,
+            resend: false,
         }
     }
 
-    /// Whether the answer is in and a refreshed ID token is being checked (`poll` goes on).
+    /// Whether `poll` goes on: a refreshed ID token is being checked, or the request must be
+    /// sent again with a DPoP nonce.
     pub(crate) fn is_checking(&self) -> bool {
-        self.check.is_some()
+        self.check.is_some() || self.resend
     }
 
     /// The answer to the token request: its outcome, or `None` while a refreshed ID token is
@@ -40,6 +44,10 @@ impl Exchanging {
         response: &Response<Vec<u8>>,
         sent_at: SystemTime,
     ) -> Option<Result<Token, Error>> {
+        if session.wants_dpop_retry(&mut self.ticket, response) {
+            self.resend = true;
+            return None;
+        }
         let token = match session.read_token_response(&self.ticket, response, sent_at) {
             Ok(token) => token,
             Err(error) => return Some(Err(error)),
@@ -66,6 +74,17 @@ impl Exchanging {
 
     /// The check of a refreshed ID token, step by step; `Done` once committed or failed.
     pub(crate) fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
+        if self.resend {
+            self.resend = false;
+            return match session.rebuild_exchange(&self.ticket, now) {
+                Ok(request) => Step::Send(
+                    Call::new(request)
+                        .shared(self.ticket.kind() != ExchangeKind::Fetch)
+                        .consuming(true),
+                ),
+                Err(error) => Step::Done(Err(session.fail_exchange(&self.ticket, error))),
+            };
+        }
         let Some((_, validate)) = &mut self.check else {
             return Step::TransportFailed;
         };
@@ -124,7 +143,7 @@ impl Exchanging {
         sent_at: SystemTime,
     ) -> Option<Result<Token, Error>> {
         let exchanging = slot.as_mut()?;
-        if exchanging.is_checking() {
+        if exchanging.check.is_some() {
             exchanging.handle_check_response(session, response, sent_at);
             return None;
         }

@@ -120,6 +120,8 @@ pub struct Login {
 enum LoginStage {
     Start(CodeExchange),
     Exchanging(ExchangeTicket, IdTokenExpectations),
+    /// The server asked for a DPoP nonce: the code exchange goes once more.
+    Resend(ExchangeTicket, IdTokenExpectations),
     Validating(ExchangeTicket, Box<Token>, ValidateIdToken),
     Ended(Answer<Token>),
 }
@@ -180,6 +182,15 @@ impl Flow for Login {
                     Err(Err(error)) => Step::Done(Err(error)),
                 }
             }
+            LoginStage::Resend(ticket, expectations) => {
+                match session.rebuild_exchange(&ticket, now) {
+                    Ok(request) => {
+                        self.stage = LoginStage::Exchanging(ticket, expectations);
+                        Step::Send(Call::new(request).consuming(true))
+                    }
+                    Err(error) => Step::Done(Err(session.fail_exchange(&ticket, error))),
+                }
+            }
             LoginStage::Exchanging(..) => Step::Done(Err(UsageError::CallOutstanding.into())),
             LoginStage::Ended(mut answer) => answer
                 .take_step()
@@ -195,6 +206,11 @@ impl Flow for Login {
     ) {
         match &mut self.stage {
             LoginStage::Exchanging(ticket, expectations) => {
+                if session.wants_dpop_retry(ticket, &response) {
+                    let (ticket, expectations) = (ticket.clone(), std::mem::take(expectations));
+                    self.stage = LoginStage::Resend(ticket, expectations);
+                    return;
+                }
                 let ticket = ticket.clone();
                 let checked = parse_token_response(&response, sent_at).and_then(|token| {
                     let id_token = expectations.id_token_of(&token)?.cloned();
@@ -236,6 +252,7 @@ pub struct Userinfo {
     bearer: Option<Bearer>,
     calling: bool,
     replays: u32,
+    uri: Option<http::Uri>,
     answer: Answer<UserInfo>,
 }
 
@@ -265,9 +282,20 @@ impl Flow for Userinfo {
                 Err(Ok(bearer)) => self.bearer.insert(bearer),
             },
         };
-        match userinfo_request(session.config(), bearer.access_token()) {
+        let signed = userinfo_request(session.config(), bearer.access_token()).and_then(|mut r| {
+            if bearer.is_dpop() {
+                r.headers_mut()
+                    .insert(http::header::AUTHORIZATION, bearer.header_value().clone());
+                if let Some(proof) = bearer.dpop_proof(r.method(), r.uri(), now)? {
+                    r.headers_mut().insert(crate::rfc9449::DPOP_HEADER, proof);
+                }
+            }
+            Ok(r)
+        });
+        match signed {
             Ok(request) => {
                 self.calling = true;
+                self.uri = Some(request.uri().clone());
                 Step::Send(Call::new(request))
             }
             Err(error) => Step::Done(Err(error)),
@@ -286,9 +314,11 @@ impl Flow for Userinfo {
         let Some(bearer) = self.bearer.take() else {
             return;
         };
+        let uri = self.uri.take().unwrap_or_default();
         let verdict = session.handle_resource_response(
             &bearer,
             self.replays,
+            &uri,
             response.status(),
             response.headers(),
         );

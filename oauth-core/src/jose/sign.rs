@@ -282,6 +282,17 @@ impl SigningKey {
             header.push_str(&json_string(typ));
         }
         header.push('}');
+        self.sign_compact(&header, claims, entropy)
+    }
+
+    /// Signs `claims` under the JOSE `header` given as is (a JSON object naming this key's
+    /// `alg`).
+    pub(crate) fn sign_compact(
+        &self,
+        header: &str,
+        claims: &str,
+        entropy: &dyn Entropy,
+    ) -> Result<String, JoseError> {
         let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let mut token = String::with_capacity(
             (header.len() + claims.len()) * 4 / 3 + 2 + self.signature_len() * 4 / 3 + 4,
@@ -293,6 +304,88 @@ impl SigningKey {
         token.push('.');
         token.push_str(&b64url_encode(&signature));
         Ok(token)
+    }
+
+    /// The public half of the key as a JWK with only its required members, in the order of
+    /// RFC 7638 (so it is also the input of its thumbprint): `{"crv","kty","x","y"}` for EC,
+    /// `{"e","kty","n"}` for RSA, `{"crv","kty","x"}` for Ed25519. `None` for an HMAC key,
+    /// which has no public half.
+    ///
+    /// # Errors
+    /// As [`sign`](Self::sign) (an ECDSA key is bound to ring on first use).
+    pub fn public_jwk(&self, entropy: &dyn Entropy) -> Result<Option<String>, JoseError> {
+        Ok(Some(match &self.inner.material {
+            Material::Hmac(_) => return Ok(None),
+            Material::Ed25519(key) => {
+                use ring::signature::KeyPair as _;
+                format!(
+                    r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+                    b64url_encode(key.public_key().as_ref())
+                )
+            }
+            Material::Rsa(key) => {
+                let public: ring::rsa::PublicKeyComponents<Vec<u8>> = key.public().into();
+                format!(
+                    r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                    b64url_encode(&public.e),
+                    b64url_encode(&public.n)
+                )
+            }
+            Material::Ecdsa { source, loaded } => {
+                use ring::signature::KeyPair as _;
+                let key = self.loaded_ec(source, loaded, entropy)?;
+                let point = key.public_key().as_ref();
+                let half = (point.len() - 1) / 2;
+                let crv = if self.inner.alg == Algorithm::ES256 {
+                    "P-256"
+                } else {
+                    "P-384"
+                };
+                format!(
+                    r#"{{"crv":"{crv}","kty":"EC","x":"{}","y":"{}"}}"#,
+                    b64url_encode(&point[1..=half]),
+                    b64url_encode(&point[1 + half..])
+                )
+            }
+        }))
+    }
+
+    fn loaded_ec<'a>(
+        &self,
+        source: &EcSource,
+        loaded: &'a OnceLock<EcdsaKeyPair>,
+        entropy: &dyn Entropy,
+    ) -> Result<&'a EcdsaKeyPair, JoseError> {
+        match loaded.get() {
+            Some(key) => Ok(key),
+            None => {
+                let key = load_ec(self.inner.alg, source, entropy)?;
+                Ok(loaded.get_or_init(|| key))
+            }
+        }
+    }
+
+    /// A new key for `alg` (ES256, ES384 or EdDSA), drawn from `entropy`'s ring source.
+    ///
+    /// # Errors
+    /// [`JoseError::KeyMismatch`] for an algorithm this cannot generate (RSA: ring generates
+    /// no RSA keys; HMAC), [`JoseError::InvalidKey`] when the entropy source fails.
+    pub fn generate(alg: Algorithm, entropy: &dyn Entropy) -> Result<Self, JoseError> {
+        let failed = |_| JoseError::InvalidKey("the entropy source failed");
+        let rng = entropy.signing_rng();
+        let pkcs8 = match alg {
+            Algorithm::ES256 => {
+                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, rng)
+                    .map_err(failed)?
+            }
+            Algorithm::ES384 => {
+                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, rng)
+                    .map_err(failed)?
+            }
+            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(rng).map_err(failed)?,
+            other => return Err(JoseError::KeyMismatch(other)),
+        };
+        Self::from_pkcs8_der(pkcs8.as_ref(), alg)
     }
 
     /// The raw signature of `message` (JWS form: `r || s` for ECDSA).
@@ -312,13 +405,7 @@ impl SigningKey {
                 Ok(signature)
             }
             Material::Ecdsa { source, loaded } => {
-                let key = match loaded.get() {
-                    Some(key) => key,
-                    None => {
-                        let key = load_ec(self.inner.alg, source, entropy)?;
-                        loaded.get_or_init(|| key)
-                    }
-                };
+                let key = self.loaded_ec(source, loaded, entropy)?;
                 Ok(key
                     .sign(entropy.signing_rng(), message)
                     .map_err(failed)?

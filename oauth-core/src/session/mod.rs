@@ -50,6 +50,7 @@ use crate::oidc::{IdTokenClaims, JwksCache};
 use crate::rfc6749::{Grant, parse_token_response, token_request_with};
 use crate::rfc6750::Bearer;
 use crate::rfc7523::Mint;
+use crate::rfc9449::{DPOP_HEADER, DpopKey, DpopSigner, Nonces, access_token_hash};
 use crate::secret::RefreshToken;
 use crate::token::Token;
 
@@ -115,6 +116,10 @@ pub struct TokenSession {
     on_the_wire: Vec<(u64, RefreshToken, SystemTime)>,
     /// Where client assertions and JWT bearer grants get their `jti` and signatures.
     entropy: Option<EntropySource>,
+    /// The key of DPoP proofs (RFC 9449), when the session sender-constrains its tokens.
+    dpop: Option<DpopKey>,
+    /// The latest DPoP nonce of each origin (token endpoint and resources).
+    nonces: Nonces,
 }
 
 #[derive(Clone)]
@@ -176,7 +181,98 @@ impl TokenSession {
             exchange_timeout: Some(EXCHANGE_TIMEOUT),
             on_the_wire: Vec::new(),
             entropy: None,
+            dpop: None,
+            nonces: Nonces::default(),
         }
+    }
+
+    /// Sender-constrains the session's tokens with DPoP (RFC 9449): every token request
+    /// carries a proof signed with `key`, and tokens the server issues as `DPoP` are presented
+    /// with a proof per request. Needs an [`Entropy`] source
+    /// ([`with_entropy`](Self::with_entropy)). Keep the key for as long as its tokens: a
+    /// refresh token bound to it is useless with another.
+    #[must_use]
+    pub fn with_dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
+    /// The DPoP key, if the session has one.
+    #[must_use]
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.dpop.as_ref()
+    }
+
+    /// A token request for `grant` at `now`: client authentication minted now, and a DPoP
+    /// proof with the token endpoint's latest nonce when the session has a key.
+    fn token_request_at(&self, grant: &Grant, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+        let mut request = token_request_with(&self.config, grant, &self.mint(now))?;
+        if let Some(key) = &self.dpop {
+            let entropy = self.entropy.as_ref().ok_or(UsageError::MintUnavailable)?;
+            let nonce = self.nonces.get(request.uri());
+            let proof = key.proof(
+                request.method(),
+                request.uri(),
+                now,
+                &*entropy.0,
+                None,
+                nonce.as_deref(),
+            )?;
+            let value = http::HeaderValue::try_from(proof)
+                .map_err(|_| ConfigError::InvalidHeaderValue("DPoP proof"))?;
+            request.headers_mut().insert(DPOP_HEADER, value);
+        }
+        Ok(request)
+    }
+
+    /// Whether the answer to `ticket`'s request asks for a DPoP nonce the request did not
+    /// carry (a `use_dpop_nonce` error with a `DPoP-Nonce`, RFC 9449 §8): then the nonce is
+    /// remembered and the caller sends the request once more, built again with
+    /// [`rebuild_exchange`](Self::rebuild_exchange). At most once per exchange.
+    pub fn wants_dpop_retry<B: AsRef<[u8]>>(
+        &mut self,
+        ticket: &mut ExchangeTicket,
+        response: &Response<B>,
+    ) -> bool {
+        if self.dpop.is_none() {
+            return false;
+        }
+        let Some(uri) = self
+            .config
+            .token_endpoint
+            .as_ref()
+            .and_then(|url| url.as_str().parse::<http::Uri>().ok())
+        else {
+            return false;
+        };
+        // Any answer may carry the next nonce (§8.2), a success too.
+        let fresh = self.nonces.remember(&uri, response.headers());
+        if ticket.dpop_retried {
+            return false;
+        }
+        let asks = response.status().is_client_error()
+            && parse_token_response(response, SystemTime::UNIX_EPOCH)
+                .err()
+                .and_then(|e| e.oauth_error().map(|o| o.error() == "use_dpop_nonce"))
+                .unwrap_or(false);
+        if asks && (fresh || self.nonces.get(&uri).is_some()) {
+            ticket.dpop_retried = true;
+            return true;
+        }
+        false
+    }
+
+    /// The request of `ticket`'s exchange built again at `now` (a new proof with the latest
+    /// nonce, a new client assertion).
+    ///
+    /// # Errors
+    /// As when the exchange started.
+    pub fn rebuild_exchange(
+        &self,
+        ticket: &ExchangeTicket,
+        now: SystemTime,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        self.token_request_at(&ticket.grant, now)
     }
 
     /// The entropy source for JWTs minted per request (client assertions, JWT bearer grants).
@@ -249,8 +345,13 @@ impl TokenSession {
         let refetch = grant.is_repeatable().then(|| Refetch {
             grant: Arc::new(grant.clone()),
         });
-        let request = token_request_with(&self.config, grant, &self.mint(now))?;
-        Ok(self.exchange(ExchangeKind::Fetch, refetch, request))
+        let request = self.token_request_at(grant, now)?;
+        Ok(self.exchange(
+            ExchangeKind::Fetch,
+            refetch,
+            Arc::new(grant.clone()),
+            request,
+        ))
     }
 
     /// Starts an explicit refresh (RFC 6749 §6), or a client-credentials re-fetch when the
@@ -280,7 +381,7 @@ impl TokenSession {
     #[must_use]
     pub fn usable_bearer(&self, now: SystemTime) -> Option<Bearer> {
         let token = self.token.as_ref()?;
-        if !token.is_bearer() || self.rejected_by_resource {
+        if !self.presentable(token) || self.rejected_by_resource {
             return None;
         }
         let usable = match stage(token, self.config.leeway, now) {
@@ -308,7 +409,7 @@ impl TokenSession {
         let Some(token) = &self.token else {
             return Authorization::Fail(UsageError::NoToken.into());
         };
-        if !token.is_bearer() {
+        if !self.presentable(token) {
             return Authorization::Fail(
                 UsageError::UnsupportedTokenType(token.token_type().to_owned()).into(),
             );
@@ -473,6 +574,32 @@ impl TokenSession {
         error
     }
 
+    /// How `token` is presented: as a bearer token, or DPoP-bound with a proof per request
+    /// when the server issued it as `DPoP` to this session's key. `None` when it cannot be.
+    fn presentation(&self, token: &Token) -> Option<Bearer> {
+        let bearer = Bearer::new(
+            token.access_token(),
+            self.config.bearer_placement,
+            self.generation,
+        )?;
+        if !token.token_type().eq_ignore_ascii_case("DPoP") {
+            return Some(bearer);
+        }
+        let (key, entropy) = (self.dpop.as_ref()?, self.entropy.as_ref()?);
+        bearer.into_dpop(DpopSigner {
+            key: key.clone(),
+            entropy: Arc::clone(&entropy.0),
+            nonces: self.nonces.clone(),
+            ath: access_token_hash(token.access_token()).into(),
+        })
+    }
+
+    /// Whether the session can present `token`: a bearer token, or a DPoP one with its key.
+    fn presentable(&self, token: &Token) -> bool {
+        token.is_bearer()
+            || (token.token_type().eq_ignore_ascii_case("DPoP") && self.dpop.is_some())
+    }
+
     fn ready(&self) -> Authorization {
         match &self.bearer {
             Some(bearer) => Authorization::Ready(bearer.clone()),
@@ -485,11 +612,7 @@ impl TokenSession {
             self.claims = None;
         }
         self.generation += 1;
-        self.bearer = Bearer::new(
-            token.access_token(),
-            self.config.bearer_placement,
-            self.generation,
-        );
+        self.bearer = self.presentation(&token);
         let old = self.token.replace(token.clone());
         self.renewal = Renewal::Idle;
         self.rejected_by_resource = false;
@@ -508,6 +631,7 @@ impl TokenSession {
         &mut self,
         kind: ExchangeKind,
         refetch: Option<Refetch>,
+        grant: Arc<Grant>,
         request: Request<Vec<u8>>,
     ) -> Exchange {
         self.next_exchange += 1;
@@ -517,6 +641,8 @@ impl TokenSession {
                 kind,
                 generation: self.generation,
                 refetch,
+                grant,
+                dpop_retried: false,
             },
             request,
         }
@@ -534,18 +660,14 @@ impl TokenSession {
             .as_ref()
             .and_then(Token::refresh_token)
             .filter(|_| may_use_refresh_token);
-        let refresh;
         let (kind, grant) = match (refresh_token, &self.refetch) {
-            (Some(rt), _) => {
-                refresh = Grant::refresh_token(rt);
-                (ExchangeKind::Refresh, &refresh)
-            }
-            (None, Some(refetch)) => (ExchangeKind::Refetch, &*refetch.grant),
+            (Some(rt), _) => (ExchangeKind::Refresh, Arc::new(Grant::refresh_token(rt))),
+            (None, Some(refetch)) => (ExchangeKind::Refetch, Arc::clone(&refetch.grant)),
             (None, None) => return Ok(None),
         };
-        let request = token_request_with(&self.config, grant, &self.mint(now))?;
+        let request = self.token_request_at(&grant, now)?;
         let refetch = self.refetch.clone();
-        let exchange = self.exchange(kind, refetch, request);
+        let exchange = self.exchange(kind, refetch, grant, request);
         self.renewal = Renewal::InFlight {
             id: exchange.ticket.id,
             started_at: now,

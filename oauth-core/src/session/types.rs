@@ -26,6 +26,10 @@ pub struct ExchangeTicket {
     pub(super) kind: ExchangeKind,
     pub(super) generation: u64,
     pub(super) refetch: Option<Refetch>,
+    /// The grant, to build the request again with a new DPoP nonce.
+    pub(super) grant: std::sync::Arc<crate::Grant>,
+    /// Whether the request was already sent again for a DPoP nonce (once at most).
+    pub(super) dpop_retried: bool,
 }
 
 impl ExchangeTicket {

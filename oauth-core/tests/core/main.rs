@@ -1,6 +1,7 @@
 //! oauth-core's integration tests: exact request bytes, recorded server bodies, refresh
 //! decisions over simulated time, and property tests of every parser.
 
+mod dpop;
 mod flows;
 mod grants;
 mod properties;

@@ -354,16 +354,26 @@ fn unauthorized_invalid_token_refreshes_once_then_replays_once() {
     let clock = ManualClock::new();
     let mut session = seeded(&mut server, 0, &clock);
     let signed = bearer(session.poll_authorization(clock.now()));
-    let verdict =
-        session.handle_resource_response(&signed, 0, StatusCode::UNAUTHORIZED, &invalid_token());
+    let verdict = session.handle_resource_response(
+        &signed,
+        0,
+        &http::Uri::default(),
+        StatusCode::UNAUTHORIZED,
+        &invalid_token(),
+    );
     assert_eq!(verdict, ResourceVerdict::Replay);
     let forced = refresh(session.poll_authorization(clock.now()));
     exchange(&mut server, &mut session, forced, clock.now()).expect("refresh");
     let replay = bearer(session.poll_authorization(clock.now()));
     assert_ne!(replay.header_value(), signed.header_value());
     // A second 401 on the replay goes to the caller: no loop.
-    let verdict =
-        session.handle_resource_response(&replay, 1, StatusCode::UNAUTHORIZED, &invalid_token());
+    let verdict = session.handle_resource_response(
+        &replay,
+        1,
+        &http::Uri::default(),
+        StatusCode::UNAUTHORIZED,
+        &invalid_token(),
+    );
     assert_eq!(verdict, ResourceVerdict::Accept);
     assert_eq!(server.token_requests("refresh_token"), 1);
 }
@@ -376,8 +386,13 @@ fn unauthorized_with_a_stale_token_replays_without_refreshing() {
     let old = bearer(session.poll_authorization(clock.now()));
     let refresh_now = session.refresh(clock.now()).expect("request");
     exchange(&mut server, &mut session, refresh_now, clock.now()).expect("refresh");
-    let verdict =
-        session.handle_resource_response(&old, 0, StatusCode::UNAUTHORIZED, &invalid_token());
+    let verdict = session.handle_resource_response(
+        &old,
+        0,
+        &http::Uri::default(),
+        StatusCode::UNAUTHORIZED,
+        &invalid_token(),
+    );
     assert_eq!(verdict, ResourceVerdict::Replay);
     let _ = bearer(session.poll_authorization(clock.now()));
 }
@@ -399,6 +414,7 @@ fn a_replay_refused_after_another_renewal_is_replayed_once_more_with_the_current
         session.handle_resource_response(
             signed,
             replays,
+            &http::Uri::default(),
             StatusCode::UNAUTHORIZED,
             &invalid_token(),
         )
@@ -432,7 +448,7 @@ fn other_statuses_and_challenges_are_accepted_as_they_are() {
         (StatusCode::FORBIDDEN, insufficient),
     ] {
         assert_eq!(
-            session.handle_resource_response(&signed, 0, status, &headers),
+            session.handle_resource_response(&signed, 0, &http::Uri::default(), status, &headers),
             ResourceVerdict::Accept
         );
     }

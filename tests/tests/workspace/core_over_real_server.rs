@@ -66,6 +66,7 @@ impl CoreDriver {
                     match self.session.handle_resource_response(
                         &bearer,
                         replays,
+                        request.uri(),
                         response.status(),
                         response.headers(),
                     ) {
