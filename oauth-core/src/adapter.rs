@@ -157,10 +157,28 @@ macro_rules! session_methods {
         ) -> Result<($crate::url::Url, $crate::oidc::PendingAuthorization), Error> {
             use ::ring::rand::SecureRandom as _;
             let mut entropy = [0u8; $crate::oidc::AUTHORIZATION_ENTROPY];
-            ::ring::rand::SystemRandom::new()
-                .fill(&mut entropy)
-                .map_err(|_| Error::Entropy)?;
-            Ok($crate::oidc::authorization_url(self.config(), request, &entropy)?)
+            let system = ::ring::rand::SystemRandom::new();
+            system.fill(&mut entropy).map_err(|_| Error::Entropy)?;
+            let mint = $crate::rfc7523::Mint::new(::std::time::SystemTime::now(), &system);
+            Ok($crate::oidc::authorization_url_with(self.config(), request, &entropy, &mint)?)
+        }
+
+        /// Pushes the authorization request to the provider first (PAR, RFC 9126; as a
+        /// signed request object when the client signs them) and returns the URL to send
+        /// the browser to, which carries only `client_id` and `request_uri`
+        /// ([`PushAuthorization`]($crate::flow::PushAuthorization)). Providers that require
+        /// pushed requests (discovery's `require_pushed_authorization_requests`) accept only
+        /// these.
+        ///
+        /// # Errors
+        /// [`ConfigError`]($crate::ConfigError) without a pushed authorization request
+        /// endpoint or redirect URI; the provider's OAuth error; a transport error.
+        pub $($async)? fn pushed_authorization_url(
+            &self,
+            request: &$crate::oidc::AuthorizationRequest,
+        ) -> Result<($crate::url::Url, $crate::oidc::PendingAuthorization), Error> {
+            let flow = $crate::flow::PushAuthorization::new(request.clone());
+            self$(.$driver)?.drive(flow)$(.$await)?
         }
 
         /// Handles the redirect back from the provider ([`Login`]($crate::flow::Login)):

@@ -318,6 +318,19 @@ macro_rules! client_config_setters {
             self.map_config(|c| c.jwks_uri(url))
         }
 
+        /// Sets the pushed authorization request endpoint (RFC 9126; discovery sets it too).
+        #[must_use]
+        pub fn pushed_authorization_request_endpoint(self, url: &str) -> Self {
+            self.map_config(|c| c.pushed_authorization_request_endpoint(url))
+        }
+
+        /// Sends authorization requests as signed request objects (JAR, RFC 9101), signed
+        /// with the client's key (`private_key_jwt`) or secret.
+        #[must_use]
+        pub fn signed_request_objects(self) -> Self {
+            self.map_config(|c| Ok(c.signed_request_objects(true)))
+        }
+
         /// Sets the device authorization endpoint (RFC 8628 §3.1; discovery sets it too).
         #[must_use]
         pub fn device_authorization_endpoint(self, url: &str) -> Self {

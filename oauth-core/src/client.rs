@@ -124,6 +124,9 @@ pub struct ClientConfig {
     pub(crate) id_token_algorithms: Vec<Algorithm>,
     pub(crate) clock_skew: Duration,
     pub(crate) assertion_audience: AssertionAudience,
+    pub(crate) par_endpoint: Option<Url>,
+    pub(crate) require_par: bool,
+    pub(crate) request_objects: bool,
 }
 
 /// The default tolerance for clock differences when checking `exp`, `iat` and `auth_time`.
@@ -153,6 +156,9 @@ impl ClientConfig {
             id_token_algorithms: vec![Algorithm::RS256],
             clock_skew: DEFAULT_CLOCK_SKEW,
             assertion_audience: AssertionAudience::TokenEndpoint,
+            par_endpoint: None,
+            require_par: false,
+            request_objects: false,
         }
     }
 
@@ -282,6 +288,33 @@ impl ClientConfig {
     #[must_use]
     pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
         self.assertion_audience = audience;
+        self
+    }
+
+    /// Sets the pushed authorization request endpoint (RFC 9126; discovery sets it too).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when the URL does not parse or is not `http`/`https`.
+    pub fn pushed_authorization_request_endpoint(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.par_endpoint = Some(parse_endpoint("pushed authorization request", url)?);
+        Ok(self)
+    }
+
+    /// Accepts authorization requests only when pushed (RFC 9126 §5); discovery sets it when
+    /// the provider requires it.
+    #[must_use]
+    pub fn require_pushed_authorization_requests(mut self, require: bool) -> Self {
+        self.require_par = require;
+        self
+    }
+
+    /// Sends authorization requests as a signed request object (JAR, RFC 9101): `request=`
+    /// in the URL or in the pushed request, signed with the client's key
+    /// (`private_key_jwt`) or secret (`client_secret_jwt`, and the other secret methods:
+    /// HS256).
+    #[must_use]
+    pub fn signed_request_objects(mut self, sign: bool) -> Self {
+        self.request_objects = sign;
         self
     }
 

@@ -423,6 +423,10 @@ pub enum UsageError {
     /// new device authorization.
     #[error("the device code expired before the user approved")]
     DeviceCodeExpired,
+    /// The provider accepts pushed authorization requests only (RFC 9126 §5,
+    /// `require_pushed_authorization_requests`): use the pushed authorization URL.
+    #[error("the provider requires pushed authorization requests: use pushed_authorization_url")]
+    PushedAuthorizationRequired,
     /// The caller cancelled the operation (a device authorization's polling, say).
     #[error("cancelled")]
     Cancelled,

@@ -26,6 +26,9 @@ pub const CLIENT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 /// The default lifetime of a JWT bearer grant's assertion.
 pub const JWT_BEARER_LIFETIME: Duration = Duration::from_secs(300);
 
+/// How long a request object (RFC 9101) is valid.
+pub const REQUEST_OBJECT_LIFETIME: Duration = Duration::from_secs(60);
+
 /// Random bytes in a `jti` (base64url: 22 characters).
 pub const JTI_ENTROPY: usize = 16;
 
@@ -93,6 +96,32 @@ impl<'a> Mint<'a> {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         key.sign_jwt(None, &claims(iat, &jti), entropy)
+            .map_err(|e| signing_failed(&e))
+    }
+}
+
+impl Mint<'_> {
+    /// Signs `claims` with `jti`, `iat` and `exp` (`lifetime` later) added, under `typ`.
+    pub(crate) fn sign_claims(
+        &self,
+        key: &SigningKey,
+        mut claims: serde_json::Map<String, serde_json::Value>,
+        lifetime: Duration,
+        typ: Option<&str>,
+    ) -> Result<String, Error> {
+        let (now, entropy) = self.inputs()?;
+        let mut bytes = [0u8; JTI_ENTROPY];
+        entropy
+            .fill(&mut bytes)
+            .map_err(|_| UsageError::EntropyUnavailable)?;
+        let iat = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        claims.insert("jti".into(), crate::jose::b64url_encode(&bytes).into());
+        claims.insert("iat".into(), iat.into());
+        claims.insert("exp".into(), (iat + lifetime.as_secs()).into());
+        let claims = serde_json::Value::Object(claims).to_string();
+        key.sign_jwt(typ, &claims, entropy)
             .map_err(|e| signing_failed(&e))
     }
 }

@@ -357,7 +357,7 @@ function buildProvider(issuer, keys) {
     await next();
     const route = ctx.oidc?.route;
     const method = ctx.oidc?.client?.clientAuthMethod;
-    if (method && ctx.status < 400 && ['token', 'revocation', 'introspection', 'device_authorization'].includes(route)) {
+    if (method && ctx.status < 400 && ['token', 'revocation', 'introspection', 'device_authorization', 'pushed_authorization_request'].includes(route)) {
       const byRoute = (stats.client_auth[route] ??= {});
       byRoute[method] = (byRoute[method] ?? 0) + 1;
     }

@@ -56,7 +56,7 @@ mod token;
 
 pub use device::DeviceToken;
 pub use endpoint::EndpointCall;
-pub use oidc::{Login, Userinfo, ValidateIdToken};
+pub use oidc::{Login, PushAuthorization, Userinfo, ValidateIdToken};
 pub use operation::{Failed, Next, Operation};
 pub use token::{Authorize, Fetch};
 

@@ -344,3 +344,75 @@ impl Flow for Userinfo {
         }
     }
 }
+
+/// The authorization request pushed to the provider (RFC 9126, with a signed request object
+/// when the client sends those): the URL to send the browser to carries only `client_id`
+/// and `request_uri`. `state`, PKCE and `nonce` are drawn from the session's entropy.
+#[derive(Debug)]
+pub struct PushAuthorization {
+    request: Option<crate::oidc::AuthorizationRequest>,
+    pending: Option<PendingAuthorization>,
+    answer: Answer<(url::Url, PendingAuthorization)>,
+}
+
+impl PushAuthorization {
+    /// Pushes `request`.
+    #[must_use]
+    pub fn new(request: crate::oidc::AuthorizationRequest) -> Self {
+        Self {
+            request: Some(request),
+            pending: None,
+            answer: Answer::None,
+        }
+    }
+}
+
+impl Flow for PushAuthorization {
+    type Output = (url::Url, PendingAuthorization);
+
+    fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Self::Output> {
+        if let Some(step) = self.answer.take_step() {
+            return step;
+        }
+        let Some(request) = self.request.take() else {
+            return Step::Done(Err(UsageError::CallOutstanding.into()));
+        };
+        let mut entropy = [0u8; crate::oidc::AUTHORIZATION_ENTROPY];
+        let pushed = session.fill_entropy(&mut entropy).and_then(|()| {
+            crate::oidc::pushed_authorization_request(
+                session.config(),
+                &request,
+                &entropy,
+                &session.mint(now),
+            )
+        });
+        match pushed {
+            Ok((http_request, pending)) => {
+                self.pending = Some(pending);
+                Step::Send(Call::new(http_request))
+            }
+            Err(error) => Step::Done(Err(error)),
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        session: &mut TokenSession,
+        response: Response<Vec<u8>>,
+        _sent_at: SystemTime,
+    ) {
+        let outcome = crate::oidc::parse_pushed_authorization_response(&response)
+            .and_then(|pushed| crate::oidc::pushed_authorization_url(session.config(), &pushed))
+            .and_then(|url| {
+                self.pending
+                    .take()
+                    .map(|pending| (url, pending))
+                    .ok_or_else(|| UsageError::CallOutstanding.into())
+            });
+        self.answer = Answer::Read(outcome);
+    }
+
+    fn handle_failure(&mut self, _session: &mut TokenSession, _now: SystemTime) {
+        self.answer = Answer::Failed;
+    }
+}

@@ -31,6 +31,8 @@ pub struct ProviderMetadata {
     revocation_endpoint: Option<String>,
     introspection_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
+    pushed_authorization_request_endpoint: Option<String>,
+    require_pushed_authorization_requests: bool,
     authorization_response_iss_parameter_supported: bool,
     id_token_signing_alg_values_supported: Vec<String>,
     extra: Map<String, Value>,
@@ -76,6 +78,16 @@ impl ProviderMetadata {
     #[must_use]
     pub fn device_authorization_endpoint(&self) -> Option<&str> {
         self.device_authorization_endpoint.as_deref()
+    }
+    /// The pushed authorization request endpoint (RFC 9126 §5).
+    #[must_use]
+    pub fn pushed_authorization_request_endpoint(&self) -> Option<&str> {
+        self.pushed_authorization_request_endpoint.as_deref()
+    }
+    /// Whether the provider accepts authorization requests only when pushed (RFC 9126 §5).
+    #[must_use]
+    pub fn require_pushed_authorization_requests(&self) -> bool {
+        self.require_pushed_authorization_requests
     }
     /// Whether authorization responses carry `iss` (RFC 9207 §3).
     #[must_use]
@@ -163,6 +175,11 @@ pub fn parse_discovery_response<B: AsRef<[u8]>>(
     let revocation_endpoint = text("revocation_endpoint")?;
     let introspection_endpoint = text("introspection_endpoint")?;
     let device_authorization_endpoint = text("device_authorization_endpoint")?;
+    let pushed_authorization_request_endpoint = text("pushed_authorization_request_endpoint")?;
+    let require_par = matches!(
+        map.remove("require_pushed_authorization_requests"),
+        Some(Value::Bool(true))
+    );
     let iss_supported = matches!(
         map.remove("authorization_response_iss_parameter_supported"),
         Some(Value::Bool(true))
@@ -183,6 +200,8 @@ pub fn parse_discovery_response<B: AsRef<[u8]>>(
         revocation_endpoint,
         introspection_endpoint,
         device_authorization_endpoint,
+        pushed_authorization_request_endpoint,
+        require_pushed_authorization_requests: require_par,
         authorization_response_iss_parameter_supported: iss_supported,
         id_token_signing_alg_values_supported: algs,
         extra: map,
@@ -229,6 +248,12 @@ impl ClientConfig {
             "device authorization",
             &metadata.device_authorization_endpoint,
         )?;
+        set(
+            &mut self.par_endpoint,
+            "pushed authorization request",
+            &metadata.pushed_authorization_request_endpoint,
+        )?;
+        self.require_par |= metadata.require_pushed_authorization_requests;
         self.issuer = Some(metadata.issuer.clone());
         self.require_iss_in_callback = metadata.authorization_response_iss_parameter_supported;
         Ok(self)

@@ -26,5 +26,6 @@ pub use userinfo::{UserInfo, parse_userinfo_response, userinfo_request};
 
 pub use crate::rfc6749::authorization::{
     AUTHORIZATION_ENTROPY, AuthorizationRequest, CodeExchange, IdTokenExpectations,
-    PendingAuthorization, authorization_url,
+    PendingAuthorization, PushedAuthorization, authorization_url, authorization_url_with,
+    parse_pushed_authorization_response, pushed_authorization_request, pushed_authorization_url,
 };

@@ -3,6 +3,7 @@
 //! the authorization response (RFC 6749 §4.1.2, §4.1.2.1) checked for state and, when the
 //! provider sends it, issuer (RFC 9207).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -10,9 +11,12 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::client::ClientConfig;
-use crate::error::{CallbackError, ConfigError, Error, OAuthError};
+use crate::error::{CallbackError, ConfigError, Error, OAuthError, UsageError};
 use crate::jose::b64url_encode;
 use crate::rfc6749::Grant;
+use crate::rfc6749::PreparedPost;
+use crate::rfc6749::response::{ResponseView, take_text};
+use crate::rfc7523::Mint;
 use crate::rfc7636::pkce_pair;
 use crate::secret::PkceCodeVerifier;
 
@@ -149,7 +153,189 @@ pub fn authorization_url(
     request: &AuthorizationRequest,
     entropy: &[u8; AUTHORIZATION_ENTROPY],
 ) -> Result<(Url, PendingAuthorization), Error> {
+    authorization_url_with(config, request, entropy, &Mint::NONE)
+}
+
+/// [`authorization_url`] for a client that signs its requests (JAR, RFC 9101:
+/// [`ClientConfig::signed_request_objects`]): the URL then carries only `client_id` and the
+/// request object, minted with `mint`.
+///
+/// # Errors
+/// As [`authorization_url`]; [`UsageError::PushedAuthorizationRequired`] when the provider
+/// accepts pushed requests only (use [`pushed_authorization_request`]).
+pub fn authorization_url_with(
+    config: &ClientConfig,
+    request: &AuthorizationRequest,
+    entropy: &[u8; AUTHORIZATION_ENTROPY],
+    mint: &Mint<'_>,
+) -> Result<(Url, PendingAuthorization), Error> {
+    if config.require_par {
+        return Err(UsageError::PushedAuthorizationRequired.into());
+    }
     let mut url = config.endpoint("authorization", config.authorization_endpoint.as_ref())?;
+    let (params, pending) = authorization_params(config, request, entropy)?;
+    {
+        let mut query = url.query_pairs_mut();
+        if config.request_objects {
+            let object = request_object(config, &params, mint)?;
+            query
+                .append_pair("client_id", &config.client_id)
+                .append_pair("request", &object);
+        } else {
+            query.append_pair("client_id", &config.client_id);
+            for (name, value) in &params {
+                query.append_pair(name.as_ref(), value);
+            }
+        }
+    }
+    Ok((url, pending))
+}
+
+/// The pushed authorization request (RFC 9126 §2.1): the authorization request's parameters
+/// (or its signed request object) in a form POST to the pushed authorization request
+/// endpoint, with the client's authentication. Send it, read the answer with
+/// [`parse_pushed_authorization_response`], and send the browser to
+/// [`pushed_authorization_url`].
+///
+/// # Errors
+/// As [`authorization_url_with`], and [`ConfigError::MissingEndpoint`] without a pushed
+/// authorization request endpoint.
+pub fn pushed_authorization_request(
+    config: &ClientConfig,
+    request: &AuthorizationRequest,
+    entropy: &[u8; AUTHORIZATION_ENTROPY],
+    mint: &Mint<'_>,
+) -> Result<(http::Request<Vec<u8>>, PendingAuthorization), Error> {
+    let (params, pending) = authorization_params(config, request, entropy)?;
+    let object = if config.request_objects {
+        Some(request_object(config, &params, mint)?)
+    } else {
+        None
+    };
+    // Every authentication method but Basic puts `client_id` in the body already.
+    let basic = matches!(config.auth, crate::ClientAuth::SecretBasic { .. });
+    let post = PreparedPost::new(
+        config,
+        "pushed authorization request",
+        config.par_endpoint.as_ref(),
+        |form| {
+            if basic {
+                form.append_pair("client_id", &config.client_id);
+            }
+            match &object {
+                Some(object) => {
+                    form.append_pair("request", object);
+                }
+                None => {
+                    for (name, value) in &params {
+                        form.append_pair(name.as_ref(), value);
+                    }
+                }
+            }
+        },
+    )?;
+    Ok((post.finish(config, mint)?, pending))
+}
+
+/// The answer to a pushed authorization request (RFC 9126 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedAuthorization {
+    /// The reference to the pushed request, for the authorization URL.
+    pub request_uri: String,
+    /// How long it is valid.
+    pub expires_in: Duration,
+}
+
+/// Reads the answer to a pushed authorization request.
+///
+/// # Errors
+/// [`Error::OAuth`] for an error answer (`invalid_request`, `invalid_client`, …),
+/// [`Error::Response`] naming what is missing.
+pub fn parse_pushed_authorization_response<B: AsRef<[u8]>>(
+    response: &http::Response<B>,
+) -> Result<PushedAuthorization, Error> {
+    let view = ResponseView::of(response);
+    let mut map: serde_json::Map<String, serde_json::Value> = view.decode_success()?;
+    let request_uri = take_text(&mut map, "request_uri")
+        .map_err(|_| view.malformed("request_uri is not a string"))?
+        .ok_or_else(|| view.malformed("request_uri is missing"))?;
+    let expires_in = map
+        .remove("expires_in")
+        .and_then(|v| crate::token::seconds(&v, "expires_in").ok())
+        .ok_or_else(|| view.malformed("expires_in is missing or not a number of seconds"))?;
+    Ok(PushedAuthorization {
+        request_uri,
+        expires_in,
+    })
+}
+
+/// The URL to send the browser to after a pushed request: only `client_id` and
+/// `request_uri` (RFC 9126 §4).
+///
+/// # Errors
+/// [`ConfigError`] when the authorization endpoint is missing or insecure.
+pub fn pushed_authorization_url(
+    config: &ClientConfig,
+    pushed: &PushedAuthorization,
+) -> Result<Url, Error> {
+    let mut url = config.endpoint("authorization", config.authorization_endpoint.as_ref())?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &config.client_id)
+        .append_pair("request_uri", &pushed.request_uri);
+    Ok(url)
+}
+
+/// The request object (RFC 9101 §4): the parameters as claims, with `iss` (the client),
+/// `aud` (the issuer), `client_id`, `iat`, `exp` a minute later and a fresh `jti`, signed with
+/// the client's key, or its secret (HS256).
+fn request_object(
+    config: &ClientConfig,
+    params: &[(Cow<'static, str>, String)],
+    mint: &Mint<'_>,
+) -> Result<String, Error> {
+    let key = match &config.auth {
+        crate::ClientAuth::PrivateKeyJwt { key } | crate::ClientAuth::SecretJwt { key, .. } => {
+            key.clone()
+        }
+        crate::ClientAuth::SecretBasic { secret, .. }
+        | crate::ClientAuth::SecretPost { secret } => {
+            crate::jose::SigningKey::hmac(secret.secret().as_bytes(), crate::jose::Algorithm::HS256)
+                .map_err(|e| ConfigError::SigningKey(e.to_string()))?
+        }
+        crate::ClientAuth::None => {
+            return Err(ConfigError::Missing("key to sign request objects").into());
+        }
+    };
+    let audience = config
+        .issuer
+        .clone()
+        .ok_or(ConfigError::Missing("issuer"))?;
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), config.client_id.clone().into());
+    claims.insert("aud".into(), audience.into());
+    claims.insert("client_id".into(), config.client_id.clone().into());
+    for (name, value) in params {
+        let value = match (name.as_ref(), value.parse::<u64>()) {
+            ("max_age", Ok(seconds)) => serde_json::Value::from(seconds),
+            _ => serde_json::Value::from(value.clone()),
+        };
+        claims.insert(name.to_string(), value);
+    }
+    mint.sign_claims(
+        &key,
+        claims,
+        crate::rfc7523::REQUEST_OBJECT_LIFETIME,
+        Some("oauth-authz-req+jwt"),
+    )
+}
+
+/// The parameters of an authorization request (all but `client_id`) and what to keep for the
+/// callback.
+fn authorization_params(
+    config: &ClientConfig,
+    request: &AuthorizationRequest,
+    entropy: &[u8; AUTHORIZATION_ENTROPY],
+) -> Result<(Vec<(Cow<'static, str>, String)>, PendingAuthorization), Error> {
     let redirect_uri = config
         .redirect_uri
         .clone()
@@ -163,34 +349,34 @@ pub fn authorization_url(
     let scope = request.scope.as_deref().or(config.scope.as_deref());
     let openid = scope.is_some_and(|s| s.split(' ').any(|s| s == "openid"));
     let nonce = openid.then(|| b64url_encode(nonce_bytes));
-    {
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &config.client_id)
-            .append_pair("redirect_uri", &redirect_uri);
-        if let Some(scope) = scope {
-            query.append_pair("scope", scope);
-        }
-        query
-            .append_pair("state", &state)
-            .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256");
-        if let Some(nonce) = &nonce {
-            query.append_pair("nonce", nonce);
-        }
-        if let Some(prompt) = &request.prompt {
-            query.append_pair("prompt", prompt);
-        }
-        if let Some(hint) = &request.login_hint {
-            query.append_pair("login_hint", hint);
-        }
-        if let Some(max_age) = request.max_age {
-            query.append_pair("max_age", &max_age.as_secs().to_string());
-        }
-        for (name, value) in &request.params {
-            query.append_pair(name, value);
-        }
+    let mut params: Vec<(&'static str, String)> = vec![
+        ("response_type", "code".to_owned()),
+        ("redirect_uri", redirect_uri.clone()),
+    ];
+    if let Some(scope) = scope {
+        params.push(("scope", scope.to_owned()));
+    }
+    params.push(("state", state.clone()));
+    params.push(("code_challenge", challenge));
+    params.push(("code_challenge_method", "S256".to_owned()));
+    if let Some(nonce) = &nonce {
+        params.push(("nonce", nonce.clone()));
+    }
+    if let Some(prompt) = &request.prompt {
+        params.push(("prompt", prompt.clone()));
+    }
+    if let Some(hint) = &request.login_hint {
+        params.push(("login_hint", hint.clone()));
+    }
+    if let Some(max_age) = request.max_age {
+        params.push(("max_age", max_age.as_secs().to_string()));
+    }
+    let mut params: Vec<(Cow<'static, str>, String)> = params
+        .into_iter()
+        .map(|(n, v)| (Cow::Borrowed(n), v))
+        .collect();
+    for (name, value) in &request.params {
+        params.push((Cow::Owned(name.clone()), value.clone()));
     }
     let pending = PendingAuthorization {
         state,
@@ -201,7 +387,7 @@ pub fn authorization_url(
         issuer: config.issuer.clone(),
         require_iss: config.require_iss_in_callback,
     };
-    Ok((url, pending))
+    Ok((params, pending))
 }
 
 impl PendingAuthorization {

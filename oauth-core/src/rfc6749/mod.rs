@@ -7,7 +7,8 @@ pub(crate) mod response;
 
 pub use authorization::{
     AUTHORIZATION_ENTROPY, AuthorizationRequest, CodeExchange, IdTokenExpectations,
-    PendingAuthorization, authorization_url,
+    PendingAuthorization, PushedAuthorization, authorization_url, authorization_url_with,
+    parse_pushed_authorization_response, pushed_authorization_request, pushed_authorization_url,
 };
 pub use grant::Grant;
 pub use response::parse_token_response;

@@ -284,6 +284,15 @@ impl TokenSession {
         self
     }
 
+    /// Fills `dest` from the session's entropy source.
+    pub(crate) fn fill_entropy(&self, dest: &mut [u8]) -> Result<(), Error> {
+        let entropy = self.entropy.as_ref().ok_or(UsageError::MintUnavailable)?;
+        entropy
+            .0
+            .fill(dest)
+            .map_err(|_| UsageError::EntropyUnavailable.into())
+    }
+
     /// The inputs for JWTs minted at `now`.
     pub(crate) fn mint(&self, now: SystemTime) -> Mint<'_> {
         Mint::maybe(now, self.entropy.as_ref().map(|e| &*e.0))

@@ -45,6 +45,7 @@ use oauth_tests::oidc_provider::AuthServer;
 use oauth_tests::seed::{DriverError, SeedDriver};
 
 pub(crate) mod async_only;
+pub(crate) mod dpop;
 pub(crate) mod faults;
 pub(crate) mod grants;
 pub(crate) mod hostile;
@@ -89,6 +90,10 @@ pub(crate) trait Adapter: Clone + Send + Sync + 'static {
     fn set_token(&self, token: Token);
     fn refresh_at(&self) -> Option<SystemTime>;
     fn authorization_url(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<(Url, PendingAuthorization), Self::Error>;
+    fn pushed_authorization_url(
         &self,
         request: &AuthorizationRequest,
     ) -> Result<(Url, PendingAuthorization), Self::Error>;
@@ -253,6 +258,12 @@ macro_rules! session_facade {
         ) -> Result<(oauth_core::url::Url, oauth_core::oidc::PendingAuthorization), Self::Error> {
             self.session.authorization_url(request)
         }
+        fn pushed_authorization_url(
+            &self,
+            request: &oauth_core::oidc::AuthorizationRequest,
+        ) -> Result<(oauth_core::url::Url, oauth_core::oidc::PendingAuthorization), Self::Error> {
+            self.wait(self.session.pushed_authorization_url(request))
+        }
         fn exchange_code(
             &self,
             pending: oauth_core::oidc::PendingAuthorization,
@@ -399,6 +410,12 @@ macro_rules! apply_options {
         if let Some(url) = &options.device_authorization_endpoint {
             builder = builder.device_authorization_endpoint(url);
         }
+        if options.dpop {
+            builder = builder.dpop();
+        }
+        if options.signed_request_objects {
+            builder = builder.signed_request_objects();
+        }
         if let Some(leeway) = options.leeway {
             builder = builder.leeway(leeway);
         }
@@ -470,6 +487,7 @@ macro_rules! shared_futures_are_send {
             .authorization_url(&oauth_core::oidc::AuthorizationRequest::new())
             .expect("url");
         $check(&oidc.exchange_code(pending, "http://127.0.0.1/cb"));
+        $check(&oidc.pushed_authorization_url(&oauth_core::oidc::AuthorizationRequest::new()));
         $check(&session.userinfo());
         let expectations = oauth_core::oidc::IdTokenExpectations::default();
         let id_token = IdToken::new("a.b.c");
@@ -544,6 +562,12 @@ macro_rules! behaviour_table {
                 device_login_through_the_providers_pages_honours_slow_down,
                 a_denied_or_cancelled_device_login_ends_without_a_token,
             );
+            $crate::table::scenario_tests!($adapter, dpop:
+                dpop_bound_tokens_refresh_and_reach_the_resource_with_proofs,
+                token_endpoint_and_resource_nonces_are_answered_with_one_retry,
+                code_flow_through_a_pushed_request_with_dpop_bound_tokens,
+                signed_request_objects_pushed_or_in_the_url_are_accepted,
+            );
             $crate::table::scenario_tests!($adapter, hostile:
                 endpoint_urls_with_a_fragment_or_credentials_are_refused_when_built,
                 a_huge_timeout_is_no_panic,
@@ -605,6 +629,8 @@ pub(crate) struct Options {
     pub(crate) secret: Option<Secret>,
     pub(crate) assertion_audience: Option<AssertionAudience>,
     pub(crate) device_authorization_endpoint: Option<String>,
+    pub(crate) dpop: bool,
+    pub(crate) signed_request_objects: bool,
     pub(crate) leeway: Option<Duration>,
     pub(crate) scope: Option<String>,
     pub(crate) timeout: Option<Duration>,
@@ -682,6 +708,16 @@ impl Options {
 
     pub(crate) fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
         self.assertion_audience = Some(audience);
+        self
+    }
+
+    pub(crate) fn dpop(mut self) -> Self {
+        self.dpop = true;
+        self
+    }
+
+    pub(crate) fn signed_request_objects(mut self) -> Self {
+        self.signed_request_objects = true;
         self
     }
 
