@@ -329,13 +329,16 @@ fn request_object(
     )
 }
 
+/// An authorization request's parameters, in order.
+type Params = Vec<(Cow<'static, str>, String)>;
+
 /// The parameters of an authorization request (all but `client_id`) and what to keep for the
 /// callback.
 fn authorization_params(
     config: &ClientConfig,
     request: &AuthorizationRequest,
     entropy: &[u8; AUTHORIZATION_ENTROPY],
-) -> Result<(Vec<(Cow<'static, str>, String)>, PendingAuthorization), Error> {
+) -> Result<(Params, PendingAuthorization), Error> {
     let redirect_uri = config
         .redirect_uri
         .clone()
