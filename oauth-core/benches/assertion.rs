@@ -54,6 +54,25 @@ fn bench(c: &mut Criterion) {
         b.iter(|| client_assertion(black_box(&config), &Mint::new(now, &rng)).expect("assertion"));
     });
     group.finish();
+
+    let dpop = oauth_core::rfc9449::DpopKey::generate(&rng).expect("key");
+    let uri: http::Uri = "http://127.0.0.1:8080/users/count".parse().expect("uri");
+    let token = oauth_core::AccessToken::new("static-benchmark-token");
+    let mut group = c.benchmark_group("es256_dpop_proof");
+    group.bench_function("proof_for_a_resource_request", |b| {
+        b.iter(|| {
+            dpop.proof(
+                &http::Method::GET,
+                black_box(&uri),
+                now,
+                &rng,
+                Some(&token),
+                None,
+            )
+            .expect("proof")
+        });
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -9,6 +9,7 @@
 //!   trip).
 //! * (c) `fetch_token` round trip vs a raw reqwest `POST` of the same form with a plain serde
 //!   parse of the JSON. Goal: time ratio ≤ 1.03 (the `oauth2` crate: 1.09–1.13×).
+//! * (d) sequential `GET`s with a DPoP-bound token (a proof per request) vs a bearer token.
 //!
 //! (a) and (c) run interleaved batches (`oauth_tests::bench::interleaved`) and then as a
 //! criterion group each.
@@ -390,7 +391,76 @@ fn ms(d: Duration) -> f64 {
 
 criterion_group!(benches, sequential_gets, fetch_token_round_trip);
 
+/// (d) Sequential `GET`s with a DPoP-bound token (an ES256 proof per request, RFC 9449) vs
+/// the same session shape with a bearer token: the proof should be the only added cost.
+fn dpop_vs_bearer() {
+    let rt = current_thread();
+    let server =
+        FaultServer::with_default(Fault::respond(200, "text/plain", "1")).expect("stub server");
+    let url = server.url("/users/count");
+    let bearer = OAuth2Session::builder("admin-cli")
+        .token(Token::bearer(STATIC_TOKEN))
+        .build()
+        .expect("session");
+    let dpop_token: Token = serde_json::from_value(serde_json::json!({
+        "access_token": STATIC_TOKEN, "token_type": "DPoP"
+    }))
+    .expect("token");
+    let dpop = OAuth2Session::builder("admin-cli")
+        .dpop()
+        .token(dpop_token)
+        .build()
+        .expect("session");
+    let r = interleaved(
+        40,
+        500,
+        || {
+            black_box(rt.block_on(get_session(&bearer, &url)));
+        },
+        || {
+            black_box(rt.block_on(get_session(&dpop, &url)));
+        },
+    );
+    let per_request_us = |per_sec: f64| 1e6 / per_sec;
+    // The same bytes as a static header on a plain client: what carrying a proof costs on
+    // the wire and at the server, without making one.
+    let plain = plain_client();
+    let proof_bytes = "x".repeat(560);
+    let with_bytes = interleaved(
+        40,
+        500,
+        || {
+            black_box(rt.block_on(get_plain(&plain, &url)));
+        },
+        || {
+            black_box(rt.block_on(async {
+                let response = plain
+                    .get(&url)
+                    .header("authorization", "DPoP static-benchmark-token")
+                    .header("dpop", &proof_bytes)
+                    .send()
+                    .await
+                    .expect("response");
+                response.bytes().await.expect("body").len()
+            }));
+        },
+    );
+    println!(
+        "(d) a static 560-byte DPoP header on a plain client vs none: ratio {:.3}; added {:.1} us per request",
+        with_bytes.ratio,
+        per_request_us(with_bytes.candidate_per_sec) - per_request_us(with_bytes.baseline_per_sec)
+    );
+    println!(
+        "(d) sequential GETs, DPoP proof (ES256) vs bearer: bearer {:.0} req/s, DPoP {:.0} req/s, throughput ratio {:.3}; added {:.1} us per request",
+        r.baseline_per_sec,
+        r.candidate_per_sec,
+        r.ratio,
+        per_request_us(r.candidate_per_sec) - per_request_us(r.baseline_per_sec)
+    );
+}
+
 fn main() {
+    dpop_vs_bearer();
     concurrent_tasks_across_expiry();
     benches();
     Criterion::default().configure_from_args().final_summary();

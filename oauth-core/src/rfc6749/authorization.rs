@@ -182,8 +182,13 @@ pub fn authorization_url_with(
                 .append_pair("client_id", &config.client_id)
                 .append_pair("request", &object);
         } else {
+            // `response_type` first, then `client_id`, then the rest.
+            let mut pairs = params.iter();
+            if let Some((name, value)) = pairs.next() {
+                query.append_pair(name.as_ref(), value);
+            }
             query.append_pair("client_id", &config.client_id);
-            for (name, value) in &params {
+            for (name, value) in pairs {
                 query.append_pair(name.as_ref(), value);
             }
         }

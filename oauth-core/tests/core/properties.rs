@@ -185,6 +185,13 @@ proptest! {
     }
 
     #[test]
+    fn pushed_authorization_parser_never_panics(response in any_response()) {
+        if let Err(error) = oauth_core::oidc::parse_pushed_authorization_response(&response) {
+            prop_assert!(printable(&error));
+        }
+    }
+
+    #[test]
     fn signing_key_loaders_never_panic(text in "[ -~\n]{0,300}", pem in any::<bool>()) {
         let loaded = if pem {
             oauth_core::jose::SigningKey::from_pem(&text, oauth_core::jose::Algorithm::ES256)
