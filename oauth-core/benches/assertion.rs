@@ -72,6 +72,26 @@ fn bench(c: &mut Criterion) {
             .expect("proof")
         });
     });
+    // The same proof through a session's bearer (what the adapters sign resource requests
+    // with): the key, entropy and nonces it holds.
+    let token: oauth_core::Token = serde_json::from_value(serde_json::json!({
+        "access_token": "static-benchmark-token", "token_type": "DPoP"
+    }))
+    .expect("token");
+    let mut session = oauth_core::TokenSession::new(ClientConfig::new("c"))
+        .with_entropy(std::sync::Arc::new(rng.clone()))
+        .with_dpop(dpop.clone());
+    let _ = session.set_token(token);
+    let oauth_core::Authorization::Ready(bearer) = session.poll_authorization(now) else {
+        panic!("ready");
+    };
+    group.bench_function("proof_through_the_sessions_bearer", |b| {
+        b.iter(|| {
+            bearer
+                .dpop_proof(&http::Method::GET, black_box(&uri), now)
+                .expect("proof")
+        });
+    });
     group.finish();
 }
 
