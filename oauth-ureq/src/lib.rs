@@ -74,6 +74,7 @@ pub use oauth_core::oidc::{
 pub use oauth_core::rfc7523::{AssertionAudience, JwtBearer};
 pub use oauth_core::rfc8628::DeviceAuthorization;
 pub use oauth_core::rfc8693::{TokenExchange, token_type};
+pub use oauth_core::rfc9449::DpopKey;
 pub use oauth_core::{
     self, ClientConfig, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, Grant, Introspection, OAuthError,
     Token, TokenRef, TokenUpdate, UpdateKind,
