@@ -392,7 +392,8 @@ fn ms(d: Duration) -> f64 {
 criterion_group!(benches, sequential_gets, fetch_token_round_trip);
 
 /// (d) Sequential `GET`s with a DPoP-bound token (an ES256 proof per request, RFC 9449) vs
-/// the same session shape with a bearer token: the proof should be the only added cost.
+/// the same session shape with a bearer token, and two controls on a plain client: the same
+/// header bytes sent static (the wire's share), and a fresh proof made and sent by hand.
 fn dpop_vs_bearer() {
     let rt = current_thread();
     let server =
@@ -411,45 +412,6 @@ fn dpop_vs_bearer() {
         .token(dpop_token)
         .build()
         .expect("session");
-    let fresh_server =
-        FaultServer::with_default(Fault::respond(200, "text/plain", "1")).expect("stub server");
-    let fresh_url = fresh_server.url("/users/count");
-    let r = interleaved(
-        40,
-        500,
-        || {
-            black_box(rt.block_on(get_session(&bearer, &fresh_url)));
-        },
-        || {
-            black_box(rt.block_on(get_session(&dpop, &fresh_url)));
-        },
-    );
-    let per_request_us = |per_sec: f64| 1e6 / per_sec;
-    // The same bytes as a static header on a plain client: what carrying a proof costs on
-    // the wire and at the server, without making one.
-    let plain = plain_client();
-    let proof_bytes = "x".repeat(560);
-    let with_bytes = interleaved(
-        40,
-        500,
-        || {
-            black_box(rt.block_on(get_plain(&plain, &url)));
-        },
-        || {
-            black_box(rt.block_on(async {
-                let response = plain
-                    .get(&url)
-                    .header("authorization", "DPoP static-benchmark-token")
-                    .header("dpop", &proof_bytes)
-                    .send()
-                    .await
-                    .expect("response");
-                response.bytes().await.expect("body").len()
-            }));
-        },
-    );
-    // A proof made next to each plain GET, without the session: the proof's cost in situ
-    // (its key tables cold after the network round trip), for comparison with the session.
     #[allow(
         clippy::disallowed_methods,
         reason = "the benchmark brings the entropy"
@@ -458,79 +420,68 @@ fn dpop_vs_bearer() {
     let key = oauth_core::rfc9449::DpopKey::generate(&rng).expect("key");
     let uri: http::Uri = url.parse().expect("uri");
     let access = oauth_core::AccessToken::new(STATIC_TOKEN);
-    let proof_beside = interleaved(
-        40,
-        500,
-        || {
-            black_box(rt.block_on(get_plain(&plain, &url)));
-        },
-        || {
-            black_box(rt.block_on(get_plain(&plain, &url)));
-            black_box(
-                key.proof(
-                    &http::Method::GET,
-                    &uri,
-                    SystemTime::now(),
-                    &rng,
-                    Some(&access),
-                    None,
-                )
-                .expect("proof"),
-            );
-        },
-    );
-    let proof_sent = interleaved(
-        40,
-        500,
-        || {
-            black_box(rt.block_on(get_plain(&plain, &url)));
-        },
-        || {
-            let proof = key
-                .proof(
-                    &http::Method::GET,
-                    &uri,
-                    SystemTime::now(),
-                    &rng,
-                    Some(&access),
-                    None,
-                )
-                .expect("proof");
-            black_box(rt.block_on(async {
-                let response = plain
-                    .get(&url)
-                    .header("authorization", "DPoP static-benchmark-token")
-                    .header("dpop", proof)
-                    .send()
-                    .await
-                    .expect("response");
-                response.bytes().await.expect("body").len()
-            }));
-        },
-    );
-    println!(
-        "(d) a plain GET carrying a fresh proof vs a plain GET: ratio {:.3}; added {:.1} us per request",
-        proof_sent.ratio,
-        per_request_us(proof_sent.candidate_per_sec) - per_request_us(proof_sent.baseline_per_sec)
-    );
-    println!(
-        "(d) a plain GET plus a proof made beside it vs a plain GET: ratio {:.3}; added {:.1} us per request",
-        proof_beside.ratio,
-        per_request_us(proof_beside.candidate_per_sec)
-            - per_request_us(proof_beside.baseline_per_sec)
-    );
-    println!(
-        "(d) a static 560-byte DPoP header on a plain client vs none: ratio {:.3}; added {:.1} us per request",
-        with_bytes.ratio,
-        per_request_us(with_bytes.candidate_per_sec) - per_request_us(with_bytes.baseline_per_sec)
-    );
-    println!(
-        "(d) sequential GETs, DPoP proof (ES256) vs bearer: bearer {:.0} req/s, DPoP {:.0} req/s, throughput ratio {:.3}; added {:.1} us per request",
-        r.baseline_per_sec,
-        r.candidate_per_sec,
-        r.ratio,
-        per_request_us(r.candidate_per_sec) - per_request_us(r.baseline_per_sec)
-    );
+    let proof = || {
+        key.proof(
+            &http::Method::GET,
+            &uri,
+            SystemTime::now(),
+            &rng,
+            Some(&access),
+            None,
+        )
+        .expect("proof")
+    };
+    let plain = plain_client();
+    let plain_get = || {
+        black_box(rt.block_on(get_plain(&plain, &url)));
+    };
+    let plain_dpop_get = |proof: String| {
+        black_box(rt.block_on(get_plain_dpop(&plain, &url, proof)));
+    };
+    let static_bytes = "x".repeat(560);
+    let per_request_us = |per_sec: f64| 1e6 / per_sec;
+    for (label, r) in [
+        (
+            "the session with a DPoP-bound token vs a bearer token",
+            interleaved(
+                40,
+                500,
+                || {
+                    black_box(rt.block_on(get_session(&bearer, &url)));
+                },
+                || {
+                    black_box(rt.block_on(get_session(&dpop, &url)));
+                },
+            ),
+        ),
+        (
+            "control: a static 560-byte DPoP header on a plain client vs none",
+            interleaved(40, 500, plain_get, || plain_dpop_get(static_bytes.clone())),
+        ),
+        (
+            "control: a plain client carrying a fresh proof vs none",
+            interleaved(40, 500, plain_get, || plain_dpop_get(proof())),
+        ),
+    ] {
+        println!(
+            "(d) {label}: {:.0} vs {:.0} req/s, throughput ratio {:.3}, added {:.1} us per request",
+            r.baseline_per_sec,
+            r.candidate_per_sec,
+            r.ratio,
+            per_request_us(r.candidate_per_sec) - per_request_us(r.baseline_per_sec)
+        );
+    }
+}
+
+async fn get_plain_dpop(client: &reqwest::Client, url: &str, proof: String) -> usize {
+    let response = client
+        .get(url)
+        .header("authorization", "DPoP static-benchmark-token")
+        .header("dpop", proof)
+        .send()
+        .await
+        .expect("response");
+    response.bytes().await.expect("body").len()
 }
 
 fn main() {
