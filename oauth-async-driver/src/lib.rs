@@ -33,6 +33,8 @@ use oauth_core::hooks::{UpdateHooks, lock};
 use oauth_core::http::{Request, Response};
 use oauth_core::{ClientConfig, TokenSession};
 
+oauth_core::driver_tracing!();
+
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -40,7 +42,7 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// timers, and the clock.
 pub trait Runtime: Send + Sync + 'static {
     /// The adapter's error type.
-    type Error: From<oauth_core::Error> + Send + 'static;
+    type Error: From<oauth_core::Error> + std::fmt::Display + Send + 'static;
 
     /// Sends one endpoint request (token, revocation, introspection, JWKS, userinfo) with the
     /// adapter's security policy: no redirects, the body capped, a timeout.
@@ -158,8 +160,10 @@ impl<R: Runtime, F: Flow> Running<R, F> {
     /// Sends the call, hands the answer to the core, runs the hooks and wakes the waiters.
     async fn send(&mut self, call: Call) {
         let driver = Arc::clone(&self.driver);
+        let logged = trace::call(&call);
         let sent_at = driver.runtime.now();
         let answer = driver.runtime.send(call.into_request()).await;
+        logged.answered(&answer);
         {
             let mut state = driver.lock();
             self.op.handle(&mut state, answer, sent_at);
@@ -191,7 +195,10 @@ where
             Next::Send(call) => running.send(call).await,
             Next::Wait(until) => match listener.take() {
                 // Listening before looking again: a call answered in between still wakes us.
-                None => listener = Some(driver.changed.listen()),
+                None => {
+                    trace::waiting();
+                    listener = Some(driver.changed.listen());
+                }
                 Some(listener) => {
                     let now = driver.runtime.now();
                     let slice = until.duration_since(now).unwrap_or_default();
@@ -201,7 +208,9 @@ where
             Next::Done(result) => {
                 driver.hooks.run_blocking(&mut driver.lock());
                 driver.hooks.deliver(&driver.state).await;
-                return result.map_err(Failed::into_error);
+                let result = result.map_err(Failed::into_error);
+                trace::ended(&result);
+                return result;
             }
         }
     }

@@ -412,3 +412,120 @@ macro_rules! buffered_request_builder {
         }
     };
 }
+
+/// Declares a private module `trace` with the driver's logs, on the adapter's `tracing`
+/// feature (the core itself never logs: it hands out values — a [`Call`]'s
+/// [`Purpose`](crate::flow::Purpose) and origin, a renewal's reason — that these log).
+///
+/// A span `oauth.call` per endpoint call (`purpose`, `grant_type`, `reason`, `origin`,
+/// `status`, `duration_ms`, `outcome`), an event when a renewal is decided and why, an event
+/// when a caller waits for another's renewal, and one when an operation ends (its error, whose
+/// text never holds a secret). No token, secret, assertion, code or password is ever a field.
+///
+/// [`Call`]: crate::flow::Call
+#[macro_export]
+macro_rules! driver_tracing {
+    () => {
+        /// The driver's logs (feature `tracing`); no-ops without it.
+        #[allow(dead_code, reason = "some helpers serve one driver only")]
+        mod trace {
+            /// An endpoint call being logged.
+            #[cfg(feature = "tracing")]
+            pub(crate) struct CallSpan {
+                span: ::tracing::Span,
+                started: ::std::time::Instant,
+            }
+
+            /// An endpoint call (no logs without the `tracing` feature).
+            #[cfg(not(feature = "tracing"))]
+            pub(crate) struct CallSpan;
+
+            /// Opens the call's span (and logs a renewal's decision).
+            pub(crate) fn call(call: &$crate::flow::Call) -> CallSpan {
+                #[cfg(feature = "tracing")]
+                {
+                    let (grant_type, reason) = match call.purpose() {
+                        $crate::flow::Purpose::Token { grant_type, reason } => {
+                            (Some(grant_type.as_str()), reason.map(|r| r.as_str()))
+                        }
+                        _ => (None, None),
+                    };
+                    let origin = call.origin();
+                    if let Some(reason) = reason {
+                        ::tracing::info!(grant_type, reason, origin = %origin, "oauth: token renewal decided");
+                    }
+                    let span = ::tracing::info_span!(
+                        "oauth.call",
+                        purpose = call.purpose().name(),
+                        grant_type,
+                        reason,
+                        origin = %origin,
+                        status = ::tracing::field::Empty,
+                        duration_ms = ::tracing::field::Empty,
+                        outcome = ::tracing::field::Empty,
+                    );
+                    CallSpan {
+                        span,
+                        started: ::std::time::Instant::now(),
+                    }
+                }
+                #[cfg(not(feature = "tracing"))]
+                {
+                    let _ = call;
+                    CallSpan
+                }
+            }
+
+            impl CallSpan {
+                /// Records the answer's status and the call's duration.
+                pub(crate) fn answered<E>(
+                    self,
+                    answer: &Result<$crate::http::Response<Vec<u8>>, E>,
+                ) {
+                    #[cfg(feature = "tracing")]
+                    {
+                        let millis = self.started.elapsed().as_secs_f64() * 1000.0;
+                        self.span.record("duration_ms", millis);
+                        match answer {
+                            Ok(response) => {
+                                self.span.record("status", response.status().as_u16());
+                                let outcome = if response.status().is_success() {
+                                    "answered"
+                                } else {
+                                    "refused"
+                                };
+                                self.span.record("outcome", outcome);
+                            }
+                            Err(_) => {
+                                self.span.record("outcome", "no answer");
+                            }
+                        }
+                        let _entered = self.span.enter();
+                        ::tracing::debug!("oauth: call ended");
+                    }
+                    #[cfg(not(feature = "tracing"))]
+                    let _ = answer;
+                }
+            }
+
+            /// A caller waits for another's renewal or key fetch.
+            pub(crate) fn waiting() {
+                #[cfg(feature = "tracing")]
+                ::tracing::debug!("oauth: waiting for another caller's renewal or key fetch");
+            }
+
+            /// An operation ended.
+            pub(crate) fn ended<T, E: ::std::fmt::Display>(result: &Result<T, E>) {
+                #[cfg(feature = "tracing")]
+                match result {
+                    Ok(_) => ::tracing::debug!(outcome = "ok", "oauth: operation ended"),
+                    Err(error) => {
+                        ::tracing::warn!(outcome = "error", error = %error, "oauth: operation failed")
+                    }
+                }
+                #[cfg(not(feature = "tracing"))]
+                let _ = result;
+            }
+        }
+    };
+}

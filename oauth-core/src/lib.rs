@@ -92,8 +92,8 @@ pub use secret::{
     RefreshToken, SecretParam,
 };
 pub use session::{
-    Authorization, Exchange, ExchangeKind, ExchangeTicket, Pending, ResourceVerdict, TokenSession,
-    TokenUpdate, UpdateKind,
+    Authorization, Exchange, ExchangeKind, ExchangeTicket, Pending, RenewalReason, ResourceVerdict,
+    TokenSession, TokenUpdate, UpdateKind,
 };
 pub use token::{ExtraFields, Token};
 

@@ -12,6 +12,8 @@ use oauth_core::{Bearer, ClientConfig, SessionSettings, TokenSession, TokenUpdat
 use crate::Error;
 use crate::request::RequestBuilder;
 
+oauth_core::driver_tracing!();
+
 type UpdateHook = dyn Fn(&TokenUpdate) + Send + Sync;
 
 /// A blocking OAuth 2.0 session: a ureq client that fetches, injects and refreshes its own
@@ -166,13 +168,16 @@ impl OAuth2Session {
             match op.1.poll(&mut state, SystemTime::now()) {
                 Next::Send(call) => {
                     drop(state);
+                    let logged = trace::call(&call);
                     let sent_at = SystemTime::now();
                     let answer = self.call(call.into_request());
+                    logged.answered(&answer);
                     state = self.lock();
                     op.1.handle(&mut state, answer, sent_at);
                     self.changed(&mut state);
                 }
                 Next::Wait(until) => {
+                    trace::waiting();
                     let slice = until.duration_since(SystemTime::now()).unwrap_or_default();
                     let shared = &self.shared;
                     let waited = shared.changed.wait_timeout(state, slice);
@@ -181,7 +186,9 @@ impl OAuth2Session {
                 Next::Done(result) => {
                     // A login commits in its last poll: its change goes to the hook now.
                     self.run_hook(&mut state);
-                    return result.map_err(Failed::into_error);
+                    let result = result.map_err(Failed::into_error);
+                    trace::ended(&result);
+                    return result;
                 }
             }
         }

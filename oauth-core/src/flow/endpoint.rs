@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use http::Response;
 
-use super::{Answer, Call, Flow, Step};
+use super::{Answer, Call, Flow, Purpose, Step};
 use crate::client::ClientConfig;
 use crate::error::{Error, UsageError};
 use crate::rfc6749::{Grant, PreparedPost, parse_token_response, token_request_with};
@@ -26,6 +26,7 @@ type Parser<T> = fn(&Response<Vec<u8>>, SystemTime) -> Result<T, Error>;
 pub struct EndpointCall<T> {
     request: Option<Result<Prepared, Error>>,
     parse: Parser<T>,
+    purpose: Purpose,
     answer: Answer<T>,
 }
 
@@ -45,18 +46,22 @@ impl<T> std::fmt::Debug for EndpointCall<T> {
 impl EndpointCall<()> {
     /// Revokes `token` (RFC 7009 §2.1).
     pub fn revocation(config: &ClientConfig, token: TokenRef<'_>) -> Self {
-        Self::post(prepare_revocation(config, token), |r, _| {
-            parse_revocation_response(r)
-        })
+        Self::post(
+            prepare_revocation(config, token),
+            Purpose::Revocation,
+            |r, _| parse_revocation_response(r),
+        )
     }
 }
 
 impl EndpointCall<Introspection> {
     /// Introspects `token` (RFC 7662 §2.1).
     pub fn introspection(config: &ClientConfig, token: TokenRef<'_>) -> Self {
-        Self::post(prepare_introspection(config, token), |r, _| {
-            parse_introspection_response(r)
-        })
+        Self::post(
+            prepare_introspection(config, token),
+            Purpose::Introspection,
+            |r, _| parse_introspection_response(r),
+        )
     }
 }
 
@@ -66,6 +71,7 @@ impl EndpointCall<DeviceAuthorization> {
     pub fn device_authorization(config: &ClientConfig, scope: Option<&str>) -> Self {
         Self::post(
             prepare_device_authorization(config, scope),
+            Purpose::DeviceAuthorization,
             parse_device_authorization_response,
         )
     }
@@ -75,19 +81,25 @@ impl EndpointCall<Token> {
     /// A token request whose answer is returned and *not* made the session's token: a
     /// one-off token exchange (RFC 8693), say.
     pub fn token(grant: Grant) -> Self {
+        let purpose = Purpose::Token {
+            grant_type: grant.grant_type().to_owned(),
+            reason: None,
+        };
         Self {
             request: Some(Ok(Prepared::Token(Box::new(grant)))),
             parse: parse_token_response,
+            purpose,
             answer: Answer::None,
         }
     }
 }
 
 impl<T> EndpointCall<T> {
-    fn post(request: Result<PreparedPost, Error>, parse: Parser<T>) -> Self {
+    fn post(request: Result<PreparedPost, Error>, purpose: Purpose, parse: Parser<T>) -> Self {
         Self {
             request: Some(request.map(Prepared::Post)),
             parse,
+            purpose,
             answer: Answer::None,
         }
     }
@@ -108,7 +120,7 @@ impl<T> Flow for EndpointCall<T> {
             None => Err(UsageError::CallOutstanding.into()),
         };
         match request {
-            Ok(request) => Step::Send(Call::new(request)),
+            Ok(request) => Step::Send(Call::new(request, self.purpose.clone())),
             Err(error) => Step::Done(Err(error)),
         }
     }

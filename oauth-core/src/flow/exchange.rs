@@ -78,7 +78,7 @@ impl Exchanging {
             self.resend = false;
             return match session.rebuild_exchange(&self.ticket, now) {
                 Ok(request) => Step::Send(
-                    Call::new(request)
+                    Call::new(request, super::Purpose::token(&self.ticket))
                         .shared(self.ticket.kind() != ExchangeKind::Fetch)
                         .consuming(true),
                 ),

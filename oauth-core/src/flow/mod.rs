@@ -45,7 +45,7 @@ use std::time::{Duration, SystemTime};
 use http::{Request, Response};
 
 use crate::error::Error;
-use crate::session::TokenSession;
+use crate::session::{ExchangeTicket, RenewalReason, TokenSession};
 
 mod device;
 mod endpoint;
@@ -129,17 +129,82 @@ impl<T> Step<T> {
 #[must_use = "a call must be sent and its answer handed back, or reported as failed"]
 pub struct Call {
     request: Request<Vec<u8>>,
+    purpose: Purpose,
     shared: bool,
     consumes_grant: bool,
 }
 
+/// What a [`Call`] is for, for the driver's logs: nothing in it is secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// A token request.
+    Token {
+        /// Its `grant_type`.
+        grant_type: String,
+        /// Why the session renews its token; `None` for an explicit fetch or a login.
+        reason: Option<RenewalReason>,
+    },
+    /// A revocation (RFC 7009).
+    Revocation,
+    /// An introspection (RFC 7662).
+    Introspection,
+    /// A device authorization (RFC 8628).
+    DeviceAuthorization,
+    /// A pushed authorization request (RFC 9126).
+    PushedAuthorization,
+    /// The provider's key set, for an ID token.
+    Keys,
+    /// The userinfo endpoint.
+    Userinfo,
+}
+
+impl Purpose {
+    /// A short name: `token`, `revocation`, `introspection`, `device_authorization`,
+    /// `pushed_authorization`, `keys`, `userinfo`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Token { .. } => "token",
+            Self::Revocation => "revocation",
+            Self::Introspection => "introspection",
+            Self::DeviceAuthorization => "device_authorization",
+            Self::PushedAuthorization => "pushed_authorization",
+            Self::Keys => "keys",
+            Self::Userinfo => "userinfo",
+        }
+    }
+
+    /// The token request of `ticket`'s exchange.
+    pub(crate) fn token(ticket: &ExchangeTicket) -> Self {
+        Self::Token {
+            grant_type: ticket.grant_type().to_owned(),
+            reason: ticket.reason(),
+        }
+    }
+}
+
 impl Call {
-    pub(crate) fn new(request: Request<Vec<u8>>) -> Self {
+    pub(crate) fn new(request: Request<Vec<u8>>, purpose: Purpose) -> Self {
         Self {
             request,
+            purpose,
             shared: false,
             consumes_grant: false,
         }
+    }
+
+    /// What the call is for (for logs).
+    #[must_use]
+    pub fn purpose(&self) -> &Purpose {
+        &self.purpose
+    }
+
+    /// Where the call goes: `scheme://host:port`, never a path, query or credentials (for
+    /// logs).
+    #[must_use]
+    pub fn origin(&self) -> String {
+        crate::rfc9449::origin(self.request.uri())
     }
 
     pub(crate) fn shared(mut self, shared: bool) -> Self {
@@ -183,6 +248,7 @@ impl Call {
 impl fmt::Debug for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
+            .field("purpose", &self.purpose)
             .field("method", self.request.method())
             .field("uri", self.request.uri())
             .field("shared", &self.shared)

@@ -81,7 +81,7 @@ impl Flow for ValidateIdToken {
             Ok(IdTokenStep::Fetch(request)) => {
                 session.jwks_mut().begin_fetch(now);
                 self.fetching = true;
-                Step::Send(Call::new(request).shared(true))
+                Step::Send(Call::new(request, super::Purpose::Keys).shared(true))
             }
             Err(error) => Step::Done(Err(error)),
         }
@@ -164,8 +164,9 @@ impl Flow for Login {
             }) => match session.fetch(&grant, now) {
                 Ok(exchange) => {
                     let (ticket, request) = exchange.into_parts();
+                    let purpose = super::Purpose::token(&ticket);
                     self.stage = LoginStage::Exchanging(ticket, expectations);
-                    Step::Send(Call::new(request).consuming(true))
+                    Step::Send(Call::new(request, purpose).consuming(true))
                 }
                 Err(error) => Step::Done(Err(error)),
             },
@@ -185,8 +186,9 @@ impl Flow for Login {
             LoginStage::Resend(ticket, expectations) => {
                 match session.rebuild_exchange(&ticket, now) {
                     Ok(request) => {
+                        let purpose = super::Purpose::token(&ticket);
                         self.stage = LoginStage::Exchanging(ticket, expectations);
-                        Step::Send(Call::new(request).consuming(true))
+                        Step::Send(Call::new(request, purpose).consuming(true))
                     }
                     Err(error) => Step::Done(Err(session.fail_exchange(&ticket, error))),
                 }
@@ -296,7 +298,7 @@ impl Flow for Userinfo {
             Ok(request) => {
                 self.calling = true;
                 self.uri = Some(request.uri().clone());
-                Step::Send(Call::new(request))
+                Step::Send(Call::new(request, super::Purpose::Userinfo))
             }
             Err(error) => Step::Done(Err(error)),
         }
@@ -389,7 +391,7 @@ impl Flow for PushAuthorization {
         match pushed {
             Ok((http_request, pending)) => {
                 self.pending = Some(pending);
-                Step::Send(Call::new(http_request))
+                Step::Send(Call::new(http_request, super::Purpose::PushedAuthorization))
             }
             Err(error) => Step::Done(Err(error)),
         }

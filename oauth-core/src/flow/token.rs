@@ -78,8 +78,9 @@ impl Flow for Fetch {
             Ok(exchange) => {
                 let (ticket, request) = exchange.into_parts();
                 let renewal = ticket.kind() != ExchangeKind::Fetch;
+                let purpose = super::Purpose::token(&ticket);
                 self.exchanging = Some(Exchanging::new(ticket));
-                Step::Send(Call::new(request).shared(renewal).consuming(true))
+                Step::Send(Call::new(request, purpose).shared(renewal).consuming(true))
             }
             Err(error) => Step::Done(Err(error)),
         }
@@ -161,8 +162,9 @@ impl Flow for Authorize {
                     return Step::Done(Err(UsageError::RenewalLoop.into()));
                 }
                 self.renewals += 1;
+                let purpose = super::Purpose::token(&ticket);
                 self.exchanging = Some(Exchanging::new(ticket));
-                Step::Send(Call::new(request).shared(true).consuming(true))
+                Step::Send(Call::new(request, purpose).shared(true).consuming(true))
             }
             Authorization::Wait(pending) => {
                 self.pending = Some(pending);

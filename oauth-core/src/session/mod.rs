@@ -63,8 +63,8 @@ pub use timing::TRANSIT_MARGIN;
 use timing::{Stage, refresh_at, stage};
 
 pub use types::{
-    Authorization, Exchange, ExchangeKind, ExchangeTicket, Pending, ResourceVerdict, TokenUpdate,
-    UpdateKind,
+    Authorization, Exchange, ExchangeKind, ExchangeTicket, Pending, RenewalReason, ResourceVerdict,
+    TokenUpdate, UpdateKind,
 };
 
 /// How long an exchange may stay unanswered before the session starts another.
@@ -257,7 +257,7 @@ impl TokenSession {
         {
             return Err(UsageError::RefreshInFlight.into());
         }
-        self.start_renewal(now, true)?
+        self.start_renewal(now, true, RenewalReason::Explicit)?
             .ok_or_else(|| UsageError::NoRefreshToken.into())
     }
 
@@ -323,7 +323,14 @@ impl TokenSession {
             Renewal::Rejected { .. } => false,
             Renewal::InFlight { .. } | Renewal::Idle | Renewal::Backoff { .. } => true,
         };
-        match self.start_renewal(now, may_use_refresh_token) {
+        let reason = if self.rejected_by_resource {
+            RenewalReason::RefusedByResource
+        } else if usable {
+            RenewalReason::Due
+        } else {
+            RenewalReason::Expired
+        };
+        match self.start_renewal(now, may_use_refresh_token, reason) {
             Ok(Some(exchange)) => match exchange.ticket.kind {
                 ExchangeKind::Refetch => Authorization::Refetch(exchange),
                 _ => Authorization::Refresh(exchange),
@@ -504,6 +511,7 @@ impl TokenSession {
                 refetch,
                 grant,
                 dpop_retried: false,
+                reason: None,
             },
             request,
         }
@@ -515,6 +523,7 @@ impl TokenSession {
         &mut self,
         now: SystemTime,
         may_use_refresh_token: bool,
+        reason: RenewalReason,
     ) -> Result<Option<Exchange>, Error> {
         let refresh_token = self
             .token
@@ -528,7 +537,8 @@ impl TokenSession {
         };
         let request = self.token_request_at(&grant, now)?;
         let refetch = self.refetch.clone();
-        let exchange = self.exchange(kind, refetch, grant, request);
+        let mut exchange = self.exchange(kind, refetch, grant, request);
+        exchange.ticket.reason = Some(reason);
         self.renewal = Renewal::InFlight {
             id: exchange.ticket.id,
             started_at: now,

@@ -30,6 +30,42 @@ pub struct ExchangeTicket {
     pub(super) grant: std::sync::Arc<crate::Grant>,
     /// Whether the request was already sent again for a DPoP nonce (once at most).
     pub(super) dpop_retried: bool,
+    /// Why a renewal was decided (`None` for an explicit fetch).
+    pub(super) reason: Option<RenewalReason>,
+}
+
+/// Why the session renews its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RenewalReason {
+    /// The token is inside its leeway: renewed ahead of its expiry.
+    Due,
+    /// The token expired (or was about to, in its last moment of transit).
+    Expired,
+    /// A resource refused it with `401` `invalid_token` (RFC 6750 §3.1): renewed, and the
+    /// request replayed.
+    RefusedByResource,
+    /// Asked for explicitly (`refresh_token`).
+    Explicit,
+}
+
+impl RenewalReason {
+    /// A short name for logs: `due`, `expired`, `refused_by_resource`, `explicit`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Due => "due",
+            Self::Expired => "expired",
+            Self::RefusedByResource => "refused_by_resource",
+            Self::Explicit => "explicit",
+        }
+    }
+}
+
+impl std::fmt::Display for RenewalReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ExchangeTicket {
@@ -37,6 +73,18 @@ impl ExchangeTicket {
     #[must_use]
     pub fn kind(&self) -> ExchangeKind {
         self.kind
+    }
+
+    /// Why a renewal was decided; `None` for an explicit fetch.
+    #[must_use]
+    pub fn reason(&self) -> Option<RenewalReason> {
+        self.reason
+    }
+
+    /// The `grant_type` of the exchange's request.
+    #[must_use]
+    pub fn grant_type(&self) -> &str {
+        self.grant.grant_type()
     }
 }
 

@@ -49,6 +49,7 @@ pub(crate) mod dpop;
 pub(crate) mod faults;
 pub(crate) mod grants;
 pub(crate) mod hostile;
+pub(crate) mod logs;
 pub(crate) mod oauth;
 pub(crate) mod oidc;
 
@@ -561,6 +562,9 @@ macro_rules! behaviour_table {
                 token_exchange_one_off_and_as_the_sessions_grant,
                 device_login_through_the_providers_pages_honours_slow_down,
                 a_denied_or_cancelled_device_login_ends_without_a_token,
+            );
+            $crate::table::scenario_tests!($adapter, logs:
+                logs_hold_no_secret_through_the_seed_scenario_a_login_and_client_secrets,
             );
             $crate::table::scenario_tests!($adapter, dpop:
                 dpop_bound_tokens_refresh_and_reach_the_resource_with_proofs,
