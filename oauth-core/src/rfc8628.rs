@@ -152,7 +152,7 @@ impl DeviceAuthorization {
 /// sent (the device code's lifetime counts from then).
 ///
 /// # Errors
-/// [`Error::OAuth`] for an error answer, [`Error::Response`](crate::Error::Response) naming
+/// [`Error::OAuth`] for an error answer, [`Error::Response`] naming
 /// the missing or malformed member.
 pub fn parse_device_authorization_response<B: AsRef<[u8]>>(
     response: &Response<B>,
