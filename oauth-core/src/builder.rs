@@ -36,6 +36,8 @@ pub struct SessionSettings {
     /// DPoP (RFC 9449): `None` for bearer tokens; a key, or `Generate` for a new ES256 key
     /// made when the session is built.
     pub dpop: Option<DpopSetting>,
+    /// Extra trust anchors (DER) for the transport the adapter builds itself: a private CA.
+    pub root_certificates: Vec<Vec<u8>>,
 }
 
 /// How a session gets its DPoP key.
@@ -59,6 +61,7 @@ impl SessionSettings {
             timeout: DEFAULT_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
             dpop: None,
+            root_certificates: Vec::new(),
         }
     }
 
@@ -113,6 +116,22 @@ macro_rules! session_builder_setters {
         #[must_use]
         pub fn dpop(mut self) -> Self {
             self.settings.dpop = Some($crate::DpopSetting::Generate);
+            self
+        }
+
+        /// Trusts the certificates of `pem` (one or a bundle, e.g. an organisation's private CA)
+        /// for HTTPS, besides the default roots, in the transport the session builds itself
+        /// (one given to the builder keeps its own trust settings).
+        #[must_use]
+        pub fn add_root_certificate(mut self, pem: &[u8]) -> Self {
+            match $crate::pem::certificates(pem) {
+                Ok(certificates) => self.settings.root_certificates.extend(certificates),
+                Err(error) => {
+                    if self.settings.config.is_ok() {
+                        self.settings.config = Err(error);
+                    }
+                }
+            }
             self
         }
 

@@ -362,6 +362,9 @@ pub enum ConfigError {
     /// use discovery.
     #[error("no {0} is configured")]
     Missing(&'static str),
+    /// A certificate (PEM) could not be read.
+    #[error("not a PEM certificate")]
+    InvalidCertificate,
     /// The signing key cannot sign (an EC key ring refused at its first use, say); the text
     /// names the check, never the key.
     #[error("the signing key cannot sign: {0}")]

@@ -58,6 +58,7 @@ pub mod flow;
 pub mod hooks;
 pub mod jose;
 pub mod oidc;
+pub mod pem;
 pub mod resource;
 pub mod rfc6749;
 pub mod rfc6750;

@@ -92,7 +92,7 @@ impl SessionBuilder {
         if let Some(client) = &self.endpoint_client {
             return Ok(client.clone());
         }
-        let client = own_endpoint_client(self.settings.timeout)?;
+        let client = own_endpoint_client(self.settings.timeout, &self.settings.root_certificates)?;
         self.endpoint_client = Some(client.clone());
         Ok(client)
     }
@@ -124,12 +124,13 @@ impl SessionBuilder {
             Some(client) => client,
             None => {
                 install_crypto_provider();
-                own_resource_client(limits.timeout, config.configured_bearer_placement())?
+                let roots = &self.settings.root_certificates;
+                own_resource_client(limits.timeout, config.configured_bearer_placement(), roots)?
             }
         };
         let endpoint = match self.endpoint_client {
             Some(client) => client,
-            None => own_endpoint_client(limits.timeout)?,
+            None => own_endpoint_client(limits.timeout, &self.settings.root_certificates)?,
         };
         let token_endpoint = config.configured_token_endpoint().cloned();
         let clients = Clients {
@@ -144,8 +145,12 @@ impl SessionBuilder {
 
 /// The settings of every client the session builds: a whole-call timeout, and no `Referer`
 /// (with query placement it would carry the token across a redirect).
-fn own_client(timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder().timeout(timeout).referer(false)
+fn own_client(timeout: Duration, roots: &[Vec<u8>]) -> Result<reqwest::ClientBuilder, Error> {
+    let mut builder = reqwest::Client::builder().timeout(timeout).referer(false);
+    for der in roots {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_der(der)?);
+    }
+    Ok(builder)
 }
 
 /// The client the session builds for resource requests. With the token in the body or the URL
@@ -155,8 +160,9 @@ fn own_client(timeout: Duration) -> reqwest::ClientBuilder {
 fn own_resource_client(
     timeout: Duration,
     placement: BearerPlacement,
+    roots: &[Vec<u8>],
 ) -> Result<reqwest::Client, Error> {
-    let client = own_client(timeout);
+    let client = own_client(timeout, roots)?;
     let client = if placement == BearerPlacement::Header {
         client
     } else {
@@ -194,9 +200,9 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
 }
 
 /// The client the session builds for endpoint calls: its own settings, and no redirects.
-fn own_endpoint_client(timeout: Duration) -> Result<reqwest::Client, Error> {
+fn own_endpoint_client(timeout: Duration, roots: &[Vec<u8>]) -> Result<reqwest::Client, Error> {
     install_crypto_provider();
-    Ok(own_client(timeout)
+    Ok(own_client(timeout, roots)?
         .redirect(reqwest::redirect::Policy::none())
         .build()?)
 }

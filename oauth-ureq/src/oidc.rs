@@ -20,7 +20,8 @@ impl SessionBuilder {
         let settings = &self.settings;
         let request = discovery_request(&settings.config.clone()?, issuer, MetadataKind::OpenId)?;
         let agent = self.agent.clone();
-        let agent = agent.unwrap_or_else(|| default_agent(settings.timeout));
+        let agent =
+            agent.unwrap_or_else(|| default_agent(settings.timeout, &settings.root_certificates));
         let response = call_endpoint(&agent, request, settings.body_limit, settings.timeout)?;
         let metadata = parse_discovery_response(&response, issuer)?;
         Ok(self.provider_metadata(&metadata))

@@ -85,7 +85,8 @@ impl SessionBuilder {
             std::sync::Arc::new(ring::rand::SystemRandom::new()),
         )?;
         let timeout = self.settings.timeout;
-        let agent = self.agent.unwrap_or_else(|| default_agent(timeout));
+        let roots = &self.settings.root_certificates;
+        let agent = self.agent.unwrap_or_else(|| default_agent(timeout, roots));
         let agent_config = agent.config();
         Ok(OAuth2Session {
             shared: Arc::new(Shared {
@@ -237,8 +238,24 @@ pub const IDLE_CONNECTIONS_PER_HOST: usize = 32;
 
 /// The agent a session makes when the user gives none: a whole-call timeout, error statuses
 /// read as responses, a pool sized for many threads.
-pub(crate) fn default_agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+/// With `roots` (a private CA), the agent trusts exactly those: ureq cannot add to its
+/// bundled roots.
+pub(crate) fn default_agent(timeout: Duration, roots: &[Vec<u8>]) -> ureq::Agent {
+    let builder = ureq::Agent::config_builder();
+    let builder = if roots.is_empty() {
+        builder
+    } else {
+        let certificates: Vec<ureq::tls::Certificate<'static>> = roots
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+            .collect();
+        builder.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certificates))
+                .build(),
+        )
+    };
+    builder
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_idle_connections_per_host(IDLE_CONNECTIONS_PER_HOST)

@@ -10,6 +10,7 @@
 // `READY http://127.0.0.1:<port>`; everything else goes to stderr.
 
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 
@@ -40,6 +41,7 @@ function shutdown(why) {
   try {
     httpServer?.closeAllConnections?.();
     httpServer?.close();
+    adminServer?.close();
   } catch { /* ignore */ }
   process.exit(0);
 }
@@ -816,7 +818,15 @@ async function route(provider, callback, req, res) {
 
 let handler = (_req, res) => send(res, 503, 'starting');
 
-httpServer = createServer((req, res) => {
+// With TLS_CERT_FILE and TLS_KEY_FILE (PEM), the server speaks HTTPS (issuer https://…), as
+// an organisation's Keycloak behind its private CA; the test routes then also answer on a
+// plain-HTTP admin port, for the harness's own calls.
+const TLS_CERT_FILE = process.env.TLS_CERT_FILE;
+const TLS_KEY_FILE = process.env.TLS_KEY_FILE;
+const tls = Boolean(TLS_CERT_FILE && TLS_KEY_FILE);
+let adminServer;
+
+function serve(req, res) {
   const started = Date.now();
   res.on('finish', () => {
     const path = (req.url ?? '').split('?')[0];
@@ -827,7 +837,10 @@ httpServer = createServer((req, res) => {
     if (!res.headersSent) send(res, 500, { error: 'server_error', error_description: String(err?.message ?? err) });
     else res.end();
   });
-});
+}
+httpServer = tls
+  ? createHttpsServer({ cert: readFileSync(TLS_CERT_FILE), key: readFileSync(TLS_KEY_FILE) }, serve)
+  : createServer(serve);
 httpServer.keepAliveTimeout = 5000;
 
 httpServer.on('error', (err) => {
@@ -870,8 +883,17 @@ async function handleRotateKeys(res) {
 
 httpServer.listen(PORT, HOST, () => {
   const { port } = httpServer.address();
-  currentIssuer = `http://${HOST}:${port}`;
+  currentIssuer = `${tls ? 'https' : 'http'}://${HOST}:${port}`;
   activate(currentIssuer);
   log(`oidc-provider issuer ${currentIssuer}, access token ttl ${ACCESS_TOKEN_TTL}s`);
-  process.stdout.write(`READY ${currentIssuer}\n`);
+  if (!tls) {
+    process.stdout.write(`READY ${currentIssuer}\n`);
+    return;
+  }
+  adminServer = createServer(serve);
+  adminServer.listen(0, HOST, () => {
+    const admin = `http://${HOST}:${adminServer.address().port}`;
+    log(`test routes also on ${admin}`);
+    process.stdout.write(`READY ${currentIssuer} ${admin}\n`);
+  });
 });

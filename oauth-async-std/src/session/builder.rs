@@ -65,15 +65,29 @@ impl SessionBuilder {
 
     /// The client given, or one made with the settings so far.
     pub(super) fn early_client(&self) -> HttpClient {
-        self.client
-            .clone()
-            .unwrap_or_else(|| own_client(self.settings.timeout, self.max_connections_per_origin))
+        self.client.clone().unwrap_or_else(|| {
+            own_client(
+                self.settings.timeout,
+                self.max_connections_per_origin,
+                &self.settings.root_certificates,
+            )
+        })
     }
 }
 
-fn own_client(timeout: Duration, max_connections_per_origin: usize) -> HttpClient {
-    HttpClient::builder()
+fn own_client(
+    timeout: Duration,
+    max_connections_per_origin: usize,
+    roots: &[Vec<u8>],
+) -> HttpClient {
+    let builder = HttpClient::builder()
         .timeout(timeout)
-        .max_connections_per_origin(max_connections_per_origin)
-        .build()
+        .max_connections_per_origin(max_connections_per_origin);
+    #[cfg(feature = "rustls")]
+    let builder = roots
+        .iter()
+        .fold(builder, |b, der| b.add_root_certificate_der(der.clone()));
+    #[cfg(not(feature = "rustls"))]
+    let _ = roots;
+    builder.build()
 }

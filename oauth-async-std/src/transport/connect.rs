@@ -66,11 +66,22 @@ impl Tls {
 
     /// rustls with the ring provider, the webpki-roots trust anchors and ALPN `http/1.1`.
     pub(crate) fn webpki_roots() -> Result<Self, TransportError> {
+        Self::with_roots(&[])
+    }
+
+    /// As [`webpki_roots`](Self::webpki_roots), trusting the certificates `extra` (DER) too.
+    pub(crate) fn with_roots(extra: &[Vec<u8>]) -> Result<Self, TransportError> {
+        use futures_rustls::rustls::pki_types::CertificateDer;
         use futures_rustls::rustls::{self, RootCertStore};
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = RootCertStore {
+        let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        for der in extra {
+            roots
+                .add(CertificateDer::from(der.clone()))
+                .map_err(|e| TransportError::TlsConfig(e.to_string()))?;
+        }
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TransportError::TlsConfig(e.to_string()))?

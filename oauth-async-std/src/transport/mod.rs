@@ -116,9 +116,19 @@ pub struct HttpClientBuilder {
     max_connections_per_origin: usize,
     idle_timeout: Duration,
     tls: Option<Tls>,
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl HttpClientBuilder {
+    /// Trusts this certificate (DER) for `https` besides the webpki-roots anchors: an
+    /// organisation's private CA. Ignored when a whole [`tls_config`](Self::tls_config) is
+    /// given.
+    #[cfg(feature = "rustls")]
+    pub fn add_root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(der.into());
+        self
+    }
+
     /// The timeout of one whole call, body read included (default [`DEFAULT_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.min(oauth_core::MAX_TIMEOUT);
@@ -153,6 +163,12 @@ impl HttpClientBuilder {
         if let Some(config) = self.tls {
             let _ = tls.set(config);
         }
+        #[cfg(feature = "rustls")]
+        if tls.get().is_none() && !self.extra_roots.is_empty() {
+            if let Ok(config) = Tls::with_roots(&self.extra_roots) {
+                let _ = tls.set(config);
+            }
+        }
         HttpClient {
             inner: Arc::new(Inner {
                 timeout: self.timeout,
@@ -180,6 +196,7 @@ impl HttpClient {
             max_connections_per_origin: DEFAULT_MAX_CONNECTIONS_PER_ORIGIN,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             tls: None,
+            extra_roots: Vec::new(),
         }
     }
 

@@ -489,24 +489,9 @@ fn pkcs8_curve(der: &[u8]) -> Option<Algorithm> {
 
 /// The label and DER bytes of the first PEM block.
 fn pem_decode(pem: &str) -> Result<(String, Zeroizing<Vec<u8>>), JoseError> {
-    let refused = JoseError::InvalidKey("not a PEM private key");
-    let begin = pem.find("-----BEGIN ").ok_or(refused.clone())?;
-    let rest = &pem[begin + 11..];
-    let label_end = rest.find("-----").ok_or(refused.clone())?;
-    let label = &rest[..label_end];
-    let body = &rest[label_end + 5..];
-    let end_marker = format!("-----END {label}-----");
-    let end = body.find(&end_marker).ok_or(refused.clone())?;
-    let text: Zeroizing<String> = Zeroizing::new(
-        body[..end]
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect(),
-    );
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(text.as_bytes())
-        .map_err(|_| refused)?;
-    Ok((label.to_owned(), Zeroizing::new(der)))
+    crate::pem::blocks(pem)
+        .and_then(|blocks| blocks.into_iter().next())
+        .ok_or(JoseError::InvalidKey("not a PEM private key"))
 }
 
 /// A JSON string literal.

@@ -55,6 +55,9 @@ pub struct AuthServer {
     /// Kept open: the server exits when its stdin reaches end of file.
     stdin: Option<ChildStdin>,
     issuer: String,
+    /// Where the harness's own calls go: the issuer, or the plain-HTTP admin port of a TLS
+    /// server.
+    admin: String,
     access_token_ttl: Duration,
     log: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
@@ -173,13 +176,40 @@ impl AuthServer {
     /// packages cannot be installed, [`HarnessError::ServerStart`] (with the server's log) when
     /// it does not print `READY` within 120 s or exits first.
     pub fn start(access_token_ttl: Duration) -> Result<Self, HarnessError> {
+        Self::start_with(access_token_ttl, None)
+    }
+
+    /// [`start`](Self::start) serving HTTPS with this certificate chain and key (PEM files,
+    /// e.g. a leaf for `127.0.0.1` issued by a test CA): the issuer is `https://…`, and the
+    /// harness's own calls (stats, test routes) go to a plain-HTTP admin port.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_tls(
+        access_token_ttl: Duration,
+        certificate_file: &Path,
+        key_file: &Path,
+    ) -> Result<Self, HarnessError> {
+        Self::start_with(access_token_ttl, Some((certificate_file, key_file)))
+    }
+
+    fn start_with(
+        access_token_ttl: Duration,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<Self, HarnessError> {
         let node = find_program("node").ok_or(HarnessError::MissingNode)?;
         let npm = find_program("npm").ok_or(HarnessError::MissingNode)?;
         let dir = server_dir();
         ensure_installed(&npm, &dir)?;
 
         let ttl = access_token_ttl.as_secs().max(1);
-        let mut child = Command::new(node)
+        let mut command = Command::new(node);
+        if let Some((certificate, key)) = tls {
+            command
+                .env("TLS_CERT_FILE", certificate)
+                .env("TLS_KEY_FILE", key);
+        }
+        let mut child = command
             .arg("server.mjs")
             .current_dir(&dir)
             .env("PORT", "0")
@@ -206,12 +236,16 @@ impl AuthServer {
             stdin: child.stdin.take(),
             child,
             issuer: String::new(),
+            admin: String::new(),
             access_token_ttl: Duration::from_secs(ttl),
             log,
             readers,
         };
         let failure = match ready_rx.recv_timeout(READY_TIMEOUT) {
-            Ok(Ok(issuer)) => {
+            Ok(Ok(line)) => {
+                let mut urls = line.split_whitespace();
+                let issuer = urls.next().unwrap_or_default().to_owned();
+                server.admin = urls.next().map_or_else(|| issuer.clone(), str::to_owned);
                 server.issuer = issuer;
                 return Ok(server);
             }
@@ -439,7 +473,9 @@ impl AuthServer {
         expected: u16,
         what: &str,
     ) -> Result<Vec<u8>, HarnessError> {
-        let mut builder = Request::builder().method(method).uri(self.url(path));
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.admin));
         if !body.is_empty() {
             builder = builder.header(
                 http::header::CONTENT_TYPE,

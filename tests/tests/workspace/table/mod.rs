@@ -52,6 +52,7 @@ pub(crate) mod hostile;
 pub(crate) mod logs;
 pub(crate) mod oauth;
 pub(crate) mod oidc;
+pub(crate) mod trust;
 
 /// The redirect URI of the test clients (the headless browser stops there).
 pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:53682/callback";
@@ -347,7 +348,15 @@ macro_rules! build_session {
         let client_id = options.client_id.clone();
         #[allow(unused_mut, reason = "only an async adapter sets the async hook")]
         let mut builder = match options.issuer.take() {
-            Some(issuer) => ($wait)(OAuth2Session::from_issuer(&issuer, client_id))?,
+            // A private CA must be trusted before discovery goes to the issuer.
+            Some(issuer) => match &options.root_certificate {
+                Some(pem) => ($wait)(
+                    OAuth2Session::builder(client_id)
+                        .add_root_certificate(pem)
+                        .discover(&issuer),
+                )?,
+                None => ($wait)(OAuth2Session::from_issuer(&issuer, client_id))?,
+            },
             None => OAuth2Session::builder(client_id),
         };
         let hook = options.on_update_async.take();
@@ -416,6 +425,9 @@ macro_rules! apply_options {
         }
         if options.signed_request_objects {
             builder = builder.signed_request_objects();
+        }
+        if let Some(pem) = &options.root_certificate {
+            builder = builder.add_root_certificate(pem);
         }
         if let Some(leeway) = options.leeway {
             builder = builder.leeway(leeway);
@@ -563,6 +575,9 @@ macro_rules! behaviour_table {
                 device_login_through_the_providers_pages_honours_slow_down,
                 a_denied_or_cancelled_device_login_ends_without_a_token,
             );
+            $crate::table::scenario_tests!($adapter, trust:
+                the_seed_scenario_over_https_behind_a_private_ca,
+            );
             $crate::table::scenario_tests!($adapter, logs:
                 logs_hold_no_secret_through_the_seed_scenario_a_login_and_client_secrets,
             );
@@ -635,6 +650,7 @@ pub(crate) struct Options {
     pub(crate) device_authorization_endpoint: Option<String>,
     pub(crate) dpop: bool,
     pub(crate) signed_request_objects: bool,
+    pub(crate) root_certificate: Option<Vec<u8>>,
     pub(crate) leeway: Option<Duration>,
     pub(crate) scope: Option<String>,
     pub(crate) timeout: Option<Duration>,
@@ -717,6 +733,11 @@ impl Options {
 
     pub(crate) fn dpop(mut self) -> Self {
         self.dpop = true;
+        self
+    }
+
+    pub(crate) fn root_certificate(mut self, pem: &str) -> Self {
+        self.root_certificate = Some(pem.as_bytes().to_vec());
         self
     }
 
