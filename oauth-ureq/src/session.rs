@@ -243,6 +243,12 @@ pub const IDLE_CONNECTIONS_PER_HOST: usize = 32;
 pub(crate) fn default_agent(timeout: Duration, roots: &[Vec<u8>]) -> ureq::Agent {
     let builder = ureq::Agent::config_builder();
     let builder = if roots.is_empty() {
+        #[cfg(feature = "platform-verifier")]
+        let builder = builder.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                .build(),
+        );
         builder
     } else {
         let certificates: Vec<ureq::tls::Certificate<'static>> = roots

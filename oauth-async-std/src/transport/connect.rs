@@ -64,12 +64,8 @@ impl Tls {
         Self { config }
     }
 
-    /// rustls with the ring provider, the webpki-roots trust anchors and ALPN `http/1.1`.
-    pub(crate) fn webpki_roots() -> Result<Self, TransportError> {
-        Self::with_roots(&[])
-    }
-
-    /// As [`webpki_roots`](Self::webpki_roots), trusting the certificates `extra` (DER) too.
+    /// rustls with the ring provider, the webpki-roots trust anchors (and the system's with
+    /// the `native-roots` feature), the certificates `extra` (DER), and ALPN `http/1.1`.
     pub(crate) fn with_roots(extra: &[Vec<u8>]) -> Result<Self, TransportError> {
         use futures_rustls::rustls::pki_types::CertificateDer;
         use futures_rustls::rustls::{self, RootCertStore};
@@ -77,6 +73,13 @@ impl Tls {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        #[cfg(feature = "native-roots")]
+        {
+            // Certificates the system store holds that do not parse are skipped, as rustls
+            // advises; the webpki roots stay.
+            let native = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(native.certs);
+        }
         for der in extra {
             roots
                 .add(CertificateDer::from(der.clone()))

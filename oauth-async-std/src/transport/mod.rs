@@ -84,6 +84,8 @@ struct Inner {
     max_connections_per_origin: usize,
     idle_timeout: Duration,
     tls: OnceLock<Tls>,
+    /// Trust anchors (DER) added to the default ones when `tls` is made.
+    extra_roots: Vec<Vec<u8>>,
     pools: Pools,
     connections_opened: AtomicU64,
 }
@@ -163,18 +165,13 @@ impl HttpClientBuilder {
         if let Some(config) = self.tls {
             let _ = tls.set(config);
         }
-        #[cfg(feature = "rustls")]
-        if tls.get().is_none() && !self.extra_roots.is_empty() {
-            if let Ok(config) = Tls::with_roots(&self.extra_roots) {
-                let _ = tls.set(config);
-            }
-        }
         HttpClient {
             inner: Arc::new(Inner {
                 timeout: self.timeout,
                 max_connections_per_origin: self.max_connections_per_origin,
                 idle_timeout: self.idle_timeout,
                 tls,
+                extra_roots: self.extra_roots,
                 pools: Pools::default(),
                 connections_opened: AtomicU64::new(0),
             }),
@@ -323,7 +320,11 @@ impl HttpClient {
         }
         #[cfg(feature = "rustls")]
         {
-            let _ = self.inner.tls.set(Tls::webpki_roots()?);
+            // Made at the first https request: a bad extra root is that request's error.
+            let _ = self
+                .inner
+                .tls
+                .set(Tls::with_roots(&self.inner.extra_roots)?);
             Ok(self.inner.tls.get())
         }
         #[cfg(not(feature = "rustls"))]
