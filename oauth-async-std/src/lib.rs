@@ -86,7 +86,7 @@
 //!   [`OAuth2Session::authorization_url`] (PKCE, `state`, `nonce` from the operating system's
 //!   randomness), [`OAuth2Session::exchange_code`] (callback checks, code exchange, ID token
 //!   validated against the provider's cached keys before anything is committed),
-//!   [`OAuth2Session::userinfo`]. See `examples/cli_login.rs` for a loopback-redirect login.
+//!   [`OAuth2Session::userinfo`]. See `examples/async_std_cli_login.rs` for a loopback-redirect login.
 
 mod error;
 mod request;

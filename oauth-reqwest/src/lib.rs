@@ -7,7 +7,7 @@
 //! clock, and keeps the lock and the wake-ups that make a refresh single-flight.
 //!
 //! What it does not do: run a runtime (use it on tokio), open a browser or listen for the
-//! authorization-code redirect (`examples/cli_login.rs` shows one way), persist tokens (the
+//! authorization-code redirect (`examples/reqwest_cli_login.rs` shows one way), persist tokens (the
 //! update hook tells you when to).
 //!
 //! ```text

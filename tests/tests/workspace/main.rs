@@ -24,6 +24,7 @@ use oauth_tests::oidc_provider::AuthServer;
 
 mod async_std_adapter;
 mod core_over_real_server;
+mod examples;
 mod fault;
 mod harness;
 mod reqwest_adapter;

@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! (cd tests/server && npm ci && PORT=8080 ACCESS_TOKEN_TTL=4 IGNORE_STDIN=1 node server.mjs) &
-//! OAUTH_ISSUER=http://127.0.0.1:8080 cargo run -p oauth-reqwest --example client_credentials
+//! OAUTH_ISSUER=http://127.0.0.1:8080 cargo run -p oauth-reqwest --example reqwest_client_credentials
 //! ```
 
 use std::sync::Arc;

@@ -4,16 +4,13 @@
 //!
 //! ```sh
 //! (cd tests/server && npm ci && PORT=8080 IGNORE_STDIN=1 node server.mjs) &
-//! OAUTH_ISSUER=http://127.0.0.1:8080 cargo run -p oauth-async-std --example device_login
+//! OAUTH_ISSUER=http://127.0.0.1:8080 cargo run -p oauth-reqwest --example reqwest_device_login
 //! ```
 
-use oauth_async_std::OAuth2Session;
+use oauth_reqwest::OAuth2Session;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    async_std::task::block_on(login())
-}
-
-async fn login() -> Result<(), Box<dyn std::error::Error>> {
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issuer = std::env::var("OAUTH_ISSUER").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     let session = OAuth2Session::from_issuer(&issuer, "admin-cli")
         .await?
@@ -29,7 +26,7 @@ async fn login() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(link) = authorization.verification_uri_complete() {
         println!("(or open {link})");
     }
-    // Dropping this future stops the polling; so does `authorization.cancel()` from elsewhere.
+    // Dropping this future stops the polling (wrap it in `tokio::select!` with Ctrl-C, say).
     let token = session.device_token(&authorization).await?;
     println!(
         "Signed in; the token expires at {:?} and has a refresh token: {}",

@@ -1,7 +1,7 @@
 //! A service account: a client-credentials token fetched once, fetched again by the session
 //! whenever it is due, persisted by an asynchronous update hook.
 //!
-//! `cargo run -p oauth-async-std --example client_credentials -- <token endpoint> <resource> <client id> <secret>`
+//! `cargo run -p oauth-async-std --example async_std_client_credentials -- <token endpoint> <resource> <client id> <secret>`
 
 use oauth_async_std::{Grant, OAuth2Session};
 
