@@ -552,35 +552,6 @@ impl TokenSession {
         Ok(Some(exchange))
     }
 
-    /// When the token's refresh token is on the wire in an unanswered refresh (the token was
-    /// set back meanwhile, say), that refresh counts as this token's renewal in flight: no
-    /// second request carries the same refresh token.
-    fn adopt_refresh_on_the_wire(&mut self, now: SystemTime) {
-        if matches!(self.renewal, Renewal::InFlight { .. }) {
-            return;
-        }
-        let Some(current) = self.token.as_ref().and_then(Token::refresh_token) else {
-            return;
-        };
-        let sent = self
-            .on_the_wire
-            .iter()
-            .find(|(_, refresh_token, started_at)| {
-                refresh_token.secret() == current.secret() && !self.abandoned(*started_at, now)
-            });
-        if let Some(&(id, _, started_at)) = sent {
-            self.renewal = Renewal::InFlight { id, started_at };
-        }
-    }
-
-    /// Whether an exchange started at `started_at` counts as lost at `now`.
-    fn abandoned(&self, started_at: SystemTime, now: SystemTime) -> bool {
-        self.exchange_timeout.is_some_and(|timeout| {
-            now.duration_since(started_at)
-                .is_ok_and(|elapsed| elapsed >= timeout)
-        })
-    }
-
     fn end_exchange(&mut self, ticket: &ExchangeTicket) {
         self.on_the_wire.retain(|(id, ..)| *id != ticket.id);
         if matches!(self.renewal, Renewal::InFlight { id, .. } if id == ticket.id) {

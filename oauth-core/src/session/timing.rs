@@ -1,8 +1,10 @@
 //! When a token is due and when it stops being sent: the leeway, clamped to half the lifetime,
-//! and the transit margin (see the module documentation of [`super`]).
+//! and the transit margin (see the module documentation of [`super`]); when an exchange counts
+//! as lost, and a refresh on the wire stands for the token that carries its refresh token.
 
 use std::time::{Duration, SystemTime};
 
+use super::Renewal;
 use crate::token::Token;
 
 /// Where a token stands at a given moment.
@@ -63,5 +65,36 @@ pub(super) fn stage(token: &Token, leeway: Duration, now: SystemTime) -> Stage {
             }
         }
         _ => Stage::Fresh,
+    }
+}
+
+impl super::TokenSession {
+    /// When the token's refresh token is on the wire in an unanswered refresh (the token was
+    /// set back meanwhile, say), that refresh counts as this token's renewal in flight: no
+    /// second request carries the same refresh token.
+    pub(super) fn adopt_refresh_on_the_wire(&mut self, now: SystemTime) {
+        if matches!(self.renewal, Renewal::InFlight { .. }) {
+            return;
+        }
+        let Some(current) = self.token.as_ref().and_then(Token::refresh_token) else {
+            return;
+        };
+        let sent = self
+            .on_the_wire
+            .iter()
+            .find(|(_, refresh_token, started_at)| {
+                refresh_token.secret() == current.secret() && !self.abandoned(*started_at, now)
+            });
+        if let Some(&(id, _, started_at)) = sent {
+            self.renewal = Renewal::InFlight { id, started_at };
+        }
+    }
+
+    /// Whether an exchange started at `started_at` counts as lost at `now`.
+    pub(super) fn abandoned(&self, started_at: SystemTime, now: SystemTime) -> bool {
+        self.exchange_timeout.is_some_and(|timeout| {
+            now.duration_since(started_at)
+                .is_ok_and(|elapsed| elapsed >= timeout)
+        })
     }
 }
