@@ -122,11 +122,13 @@ impl OAuth2Session {
         replays: u32,
         response: &reqwest::Response,
     ) -> bool {
-        let uri = response
-            .url()
-            .as_str()
-            .parse::<oauth_core::http::Uri>()
-            .unwrap_or_default();
+        // Only a DPoP-bound token needs the origin (its nonces are per origin): no parse on
+        // the bearer hot path.
+        let uri = if bearer.is_dpop() {
+            response.url().as_str().parse().unwrap_or_default()
+        } else {
+            oauth_core::http::Uri::default()
+        };
         let verdict = self.lock().handle_resource_response(
             bearer,
             replays,
