@@ -399,7 +399,12 @@ fn dpop_vs_bearer() {
     let server =
         FaultServer::with_default(Fault::respond(200, "text/plain", "1")).expect("stub server");
     let url = server.url("/users/count");
+    // Both sessions on one client (one pool, one connection, one server thread): on this
+    // 2-vCPU VM, two connections can land on different cores and differ by tens of µs a
+    // round trip whatever they carry (the A/A line of (a) shows it).
+    let shared = plain_client();
     let bearer = OAuth2Session::builder("admin-cli")
+        .client(shared.clone())
         .token(Token::bearer(STATIC_TOKEN))
         .build()
         .expect("session");
@@ -408,6 +413,7 @@ fn dpop_vs_bearer() {
     }))
     .expect("token");
     let dpop = OAuth2Session::builder("admin-cli")
+        .client(shared.clone())
         .dpop()
         .token(dpop_token)
         .build()
