@@ -413,7 +413,7 @@ fn dpop_vs_bearer() {
     }))
     .expect("token");
     let dpop = OAuth2Session::builder("admin-cli")
-        .client(shared.clone())
+        .client(shared)
         .dpop()
         .token(dpop_token)
         .build()
