@@ -139,7 +139,7 @@ pub enum AssertionAudience {
     /// and the URL of the endpoint called.
     #[default]
     TokenEndpoint,
-    /// The issuer identifier, which some servers require instead (Keycloak accepts both).
+    /// The issuer identifier, which some servers require instead.
     Issuer,
     /// Exactly this value.
     Custom(String),
