@@ -427,7 +427,6 @@ macro_rules! buffered_request_builder {
 macro_rules! driver_tracing {
     () => {
         /// The driver's logs (feature `tracing`); no-ops without it.
-        #[allow(dead_code, reason = "some helpers serve one driver only")]
         mod trace {
             /// An endpoint call being logged.
             #[cfg(feature = "tracing")]

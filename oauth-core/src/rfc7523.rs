@@ -87,17 +87,26 @@ impl<'a> Mint<'a> {
         claims: impl FnOnce(u64, &str) -> String,
     ) -> Result<String, Error> {
         let (now, entropy) = self.inputs()?;
-        let mut bytes = [0u8; JTI_ENTROPY];
-        entropy
-            .fill(&mut bytes)
-            .map_err(|_| UsageError::EntropyUnavailable)?;
-        let jti = crate::jose::b64url_encode(&bytes);
-        let iat = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let (jti, iat) = fresh_jti_and_iat(now, entropy)?;
         key.sign_jwt(None, &claims(iat, &jti), entropy)
             .map_err(|e| signing_failed(&e))
     }
+}
+
+/// A new `jti` (base64url of [`JTI_ENTROPY`] bytes from `entropy`) and `iat` (whole seconds of
+/// `now`), for every JWT minted per request.
+pub(crate) fn fresh_jti_and_iat(
+    now: SystemTime,
+    entropy: &dyn Entropy,
+) -> Result<(String, u64), Error> {
+    let mut bytes = [0u8; JTI_ENTROPY];
+    entropy
+        .fill(&mut bytes)
+        .map_err(|_| UsageError::EntropyUnavailable)?;
+    let iat = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok((crate::jose::b64url_encode(&bytes), iat))
 }
 
 impl Mint<'_> {
@@ -110,14 +119,8 @@ impl Mint<'_> {
         typ: Option<&str>,
     ) -> Result<String, Error> {
         let (now, entropy) = self.inputs()?;
-        let mut bytes = [0u8; JTI_ENTROPY];
-        entropy
-            .fill(&mut bytes)
-            .map_err(|_| UsageError::EntropyUnavailable)?;
-        let iat = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        claims.insert("jti".into(), crate::jose::b64url_encode(&bytes).into());
+        let (jti, iat) = fresh_jti_and_iat(now, entropy)?;
+        claims.insert("jti".into(), jti.into());
         claims.insert("iat".into(), iat.into());
         claims.insert("exp".into(), (iat + lifetime.as_secs()).into());
         let claims = serde_json::Value::Object(claims).to_string();

@@ -15,9 +15,9 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
 use crate::entropy::Entropy;
-use crate::error::{ConfigError, Error, UsageError};
+use crate::error::{ConfigError, Error};
 use crate::jose::{Algorithm, JoseError, Jwk, SigningKey, b64url_encode, json_string};
-use crate::rfc7523::JTI_ENTROPY;
+use crate::rfc7523::fresh_jti_and_iat;
 use crate::secret::AccessToken;
 
 /// The request header that carries a proof.
@@ -113,7 +113,8 @@ impl DpopKey {
     /// for a request that carries `access_token`, `nonce` when the server gave one.
     ///
     /// # Errors
-    /// [`UsageError::EntropyUnavailable`], [`ConfigError::SigningKey`].
+    /// [`UsageError::EntropyUnavailable`](crate::UsageError::EntropyUnavailable),
+    /// [`ConfigError::SigningKey`].
     pub fn proof(
         &self,
         method: &Method,
@@ -136,16 +137,9 @@ impl DpopKey {
         ath: Option<&str>,
         nonce: Option<&str>,
     ) -> Result<String, Error> {
-        let mut jti = [0u8; JTI_ENTROPY];
-        entropy
-            .fill(&mut jti)
-            .map_err(|_| UsageError::EntropyUnavailable)?;
-        let iat = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let (jti, iat) = fresh_jti_and_iat(now, entropy)?;
         let mut claims = format!(
-            r#"{{"jti":"{}","htm":{},"htu":{},"iat":{iat}"#,
-            b64url_encode(&jti),
+            r#"{{"jti":"{jti}","htm":{},"htu":{},"iat":{iat}"#,
             json_string(method.as_str()),
             json_string(&htu(uri)),
         );

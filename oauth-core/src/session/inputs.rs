@@ -164,9 +164,12 @@ impl TokenSession {
         })
     }
 
-    /// Whether the session can present `token`: a bearer token, or a DPoP one with its key.
+    /// Whether the session can present `token`: a bearer token, or a DPoP one with its key
+    /// and the entropy its proofs need.
     pub(super) fn presentable(&self, token: &Token) -> bool {
         token.is_bearer()
-            || (token.token_type().eq_ignore_ascii_case("DPoP") && self.dpop.is_some())
+            || (token.token_type().eq_ignore_ascii_case("DPoP")
+                && self.dpop.is_some()
+                && self.entropy.is_some())
     }
 }

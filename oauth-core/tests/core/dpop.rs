@@ -3,7 +3,6 @@
 //! the token endpoint and of a resource, once each, never a loop.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{Method, StatusCode, Uri};
 use oauth_core::flow::{Fetch, Flow, Step};
@@ -27,12 +26,17 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The public key of the Ed25519 seed `[9; 32]`, base64url.
+fn ed25519_x() -> String {
+    use ring::signature::KeyPair as _;
+    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).expect("seed");
+    b64(pair.public_key().as_ref())
+}
+
 /// An Ed25519 key (deterministic signatures) and its public JWK.
 fn key(entropy: &dyn Entropy) -> (DpopKey, Jwk) {
     let seed = [9u8; 32];
-    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed).expect("seed");
-    use ring::signature::KeyPair as _;
-    let x = b64(pair.public_key().as_ref());
+    let x = ed25519_x();
     let private = json!({"kty": "OKP", "crv": "Ed25519", "d": b64(&seed), "x": x});
     let signing = SigningKey::from_jwk(&private.to_string(), None).expect("key");
     let public =
@@ -84,7 +88,7 @@ fn a_proof_is_exact_for_a_fixed_key_time_and_entropy() {
     assert_eq!(
         header,
         json!({"alg": "EdDSA", "typ": "dpop+jwt",
-               "jwk": {"crv": "Ed25519", "kty": "OKP", "x": public_x(&public)}})
+               "jwk": {"crv": "Ed25519", "kty": "OKP", "x": ed25519_x()}})
     );
     assert_eq!(
         claims,
@@ -104,12 +108,6 @@ fn a_proof_is_exact_for_a_fixed_key_time_and_entropy() {
 
 /// Ed25519 signatures are deterministic (RFC 8032): the whole proof is fixed.
 const PINNED_PROOF: &str = "eyJhbGciOiJFZERTQSIsInR5cCI6ImRwb3Arand0IiwiandrIjp7ImNydiI6IkVkMjU1MTkiLCJrdHkiOiJPS1AiLCJ4IjoiX1Jja09GcWd4MXRrLTNqTllDLWgyWkg5Nl9kckU4V08xd0xxeURYcDloZyJ9fQ.eyJqdGkiOiJBQUVDQXdRRkJnY0lDUW9MREEwT0R3IiwiaHRtIjoiR0VUIiwiaHR1IjoiaHR0cHM6Ly9ycy5leGFtcGxlL2FwaS9pdGVtcyIsImlhdCI6MTc3MTgzNDY3MCwiYXRoIjoiUjhQWWFJUWRjWUVka1NjOVRlR3lpVXFTQWVkbUNRdU9RSW1QUmgxRTNISSIsIm5vbmNlIjoibi0xIn0.sCtClwKoqHhA0zkL8P45JIFAAKXwADSQ9b2exN5OEL3WndhIGCEXXbVfMqUb21n2aDxmf8ZBVSlVOezdxz72BQ";
-
-fn public_x(_jwk: &Jwk) -> String {
-    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).expect("seed");
-    use ring::signature::KeyPair as _;
-    b64(pair.public_key().as_ref())
-}
 
 fn session(entropy: Arc<dyn Entropy>, key: DpopKey) -> TokenSession {
     TokenSession::new(
@@ -329,9 +327,6 @@ fn a_resource_nonce_is_answered_with_one_replay_carrying_it() {
 fn a_dpop_token_without_a_key_is_refused_by_name() {
     let mut session = TokenSession::new(ClientConfig::new("c"));
     let now = ManualClock::new().now();
-    let _ = session.set_token(
-        oauth_core::Token::bearer("at").with_lifetime(now, now + Duration::from_secs(60)),
-    );
     let token: oauth_core::Token = serde_json::from_value(
         json!({"access_token": "at", "token_type": "DPoP", "expires_at": 1_771_834_730u64}),
     )
