@@ -9,6 +9,13 @@ use crate::oidc::JwksCache;
 use crate::session::TokenSession;
 use crate::token::Token;
 
+/// The longest a pooled connection stays idle and still carries an endpoint call (4 s): under
+/// the 5 s keep-alive of Node and Apache, so that no token request is written as the server
+/// closes the connection (a POST lost that way cannot be sent again; a renewal that is never
+/// answered would fail every caller waiting for it). Each adapter applies it with its
+/// transport's own knob.
+pub const ENDPOINT_MAX_IDLE: Duration = Duration::from_secs(4);
+
 /// The default timeout of one whole HTTP call an adapter makes (30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest timeout a setter keeps: longer ones (`Duration::MAX`, say) are clamped to it,

@@ -75,7 +75,10 @@ pub mod session;
 pub mod testing;
 mod token;
 
-pub use builder::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, DpopSetting, MAX_TIMEOUT, SessionSettings};
+pub use builder::{
+    DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, DpopSetting, ENDPOINT_MAX_IDLE, MAX_TIMEOUT,
+    SessionSettings,
+};
 pub use client::{
     BasicEncoding, BearerPlacement, ClientAuth, ClientConfig, DEFAULT_CLOCK_SKEW, DEFAULT_LEEWAY,
     is_loopback,

@@ -204,5 +204,6 @@ fn own_endpoint_client(timeout: Duration, roots: &[Vec<u8>]) -> Result<reqwest::
     install_crypto_provider();
     Ok(own_client(timeout, roots)?
         .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(oauth_core::ENDPOINT_MAX_IDLE)
         .build()?)
 }

@@ -270,12 +270,6 @@ pub(crate) fn default_agent(timeout: Duration, roots: &[Vec<u8>]) -> ureq::Agent
         .new_agent()
 }
 
-/// The longest an idle pooled connection is reused for an endpoint call: under the 5 s
-/// keep-alive of Node and Apache, so that no token request is written as the server closes
-/// the connection (a POST lost that way is never sent again). Found by the device-flow test:
-/// a poll 6 s after the last (`slow_down`) went out on a connection Node was closing.
-pub(crate) const ENDPOINT_MAX_IDLE_AGE: Duration = Duration::from_secs(4);
-
 /// One endpoint call: no redirects, error statuses read as responses, the body capped, and a
 /// timeout even on a user's agent without one (a hung token endpoint must not block every
 /// caller waiting for its refresh).
@@ -289,7 +283,8 @@ pub(crate) fn call_endpoint(
         .configure_request(request)
         .max_redirects(0)
         .http_status_as_error(false)
-        .max_idle_age(ENDPOINT_MAX_IDLE_AGE);
+        // ureq's per-request limit: users' agents get it too.
+        .max_idle_age(oauth_core::ENDPOINT_MAX_IDLE);
     if agent.config().timeouts().global.is_none() {
         config = config.timeout_global(Some(timeout));
     }

@@ -215,9 +215,20 @@ impl HttpClient {
         request: Request<Vec<u8>>,
         timeout: Duration,
     ) -> Result<Response<Body>, TransportError> {
+        self.send_within(request, timeout, self.inner.idle_timeout)
+            .await
+    }
+
+    /// Sends within `timeout` on a connection idle for less than `max_idle`.
+    async fn send_within(
+        &self,
+        request: Request<Vec<u8>>,
+        timeout: Duration,
+        max_idle: Duration,
+    ) -> Result<Response<Body>, TransportError> {
         // One timer per call: it bounds the response head here, and the body read after.
         let mut deadline = Deadline::new(timeout);
-        let dispatch = pin!(self.dispatch(request));
+        let dispatch = pin!(self.dispatch(request, max_idle));
         let response = deadline.bound(dispatch).await??;
         Ok(response.map(|body| body.with_deadline(deadline)))
     }
@@ -243,21 +254,27 @@ impl HttpClient {
 
     /// One call to a token, revocation or introspection endpoint: no redirects, the body read
     /// whole but refused past `limit` (by its `Content-Length` or as it arrives), all within
-    /// the client's timeout.
+    /// the client's timeout, on a connection idle for less than
+    /// [`ENDPOINT_MAX_IDLE`](oauth_core::ENDPOINT_MAX_IDLE).
     pub(crate) async fn call_endpoint(
         &self,
         request: Request<Vec<u8>>,
         limit: u64,
     ) -> Result<Response<Vec<u8>>, TransportError> {
+        let max_idle = self.inner.idle_timeout.min(oauth_core::ENDPOINT_MAX_IDLE);
         let (parts, mut body) = self
-            .send_with_timeout(request, self.inner.timeout)
+            .send_within(request, self.inner.timeout, max_idle)
             .await?
             .into_parts();
         let bytes = body.read_capped(Some(&parts.headers), limit).await?;
         Ok(Response::from_parts(parts, bytes))
     }
 
-    async fn dispatch(&self, request: Request<Vec<u8>>) -> Result<Response<Body>, TransportError> {
+    async fn dispatch(
+        &self,
+        request: Request<Vec<u8>>,
+        max_idle: Duration,
+    ) -> Result<Response<Body>, TransportError> {
         let (origin, request) = prepare(request)?;
         let pool = self
             .inner
@@ -271,7 +288,7 @@ impl HttpClient {
         // is idempotent (RFC 9110 §9.2.2), as browsers and Go's net/http do. Token requests
         // are POSTs and are never sent twice. Bounded by the pool's size.
         for _ in 0..self.inner.max_connections_per_origin {
-            let Some(mut conn) = pool.take_idle(self.inner.idle_timeout) else {
+            let Some(mut conn) = pool.take_idle(max_idle) else {
                 break;
             };
             if !conn.ready().await {

@@ -203,31 +203,3 @@ fn a_users_agent_without_timeout_still_times_out_on_the_token_endpoint() {
         "{error}"
     );
 }
-
-#[test]
-fn an_endpoint_call_does_not_reuse_a_connection_idle_past_common_keep_alive_timeouts() {
-    // Node and Apache close idle connections after 5 s: a token request written as the
-    // server closes one is lost and never sent again, so endpoint calls skip connections idle
-    // for longer than oauth-ureq's ENDPOINT_MAX_IDLE_AGE (4 s).
-    let stub = FaultServer::with_default(Fault::token()).expect("stub");
-    let session = OAuth2Session::builder("c")
-        .token_endpoint(&stub.url("/token"))
-        .build()
-        .expect("session");
-    for _ in 0..2 {
-        session
-            .fetch_token(oauth_core::Grant::client_credentials())
-            .expect("token");
-    }
-    assert_eq!(stub.connections(), 1, "reused while fresh");
-    let later = std::time::SystemTime::now() + Duration::from_millis(4_100);
-    oauth_tests::seed::wait_until(later, Duration::from_secs(10)).expect("clock");
-    session
-        .fetch_token(oauth_core::Grant::client_credentials())
-        .expect("token");
-    assert_eq!(
-        stub.connections(),
-        2,
-        "a connection idle for 4 s is not reused"
-    );
-}

@@ -2,7 +2,7 @@
 //! redirects, plain http, secrets in formatted output, bearer placement, failed and
 //! looping renewals, refreshes that meet other callers.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use oauth_core::session::MAX_RENEWALS_PER_REQUEST;
 use oauth_core::{BearerPlacement, Error as CoreError, Grant, ResponseError, Token, UsageError};
@@ -380,4 +380,29 @@ pub(crate) fn waiters_share_one_failed_refresh_and_the_old_token_stays<A: Adapte
     auth.push(Fault::token());
     let reply = session.get(&api.url("/resource")).expect("ok");
     assert_eq!(reply.status, 200);
+}
+
+/// Node and Apache close idle connections after 5 s: a token request written as the server
+/// closes one is lost and never sent again (seen with each adapter in turn: a device poll
+/// 6 s after the last). Endpoint calls skip pooled connections idle for longer than
+/// `oauth_core::ENDPOINT_MAX_IDLE` (4 s), whatever the transport.
+pub(crate) fn an_endpoint_call_skips_a_connection_idle_past_the_endpoint_limit<A: Adapter>() {
+    let stub = FaultServer::with_default(Fault::token()).expect("stub");
+    let session = A::build(Options::new("c").stub(&stub)).expect("session");
+    for _ in 0..2 {
+        session
+            .fetch_token(Grant::client_credentials())
+            .expect("token");
+    }
+    assert_eq!(stub.connections(), 1, "reused while fresh");
+    let later = SystemTime::now() + oauth_core::ENDPOINT_MAX_IDLE + Duration::from_millis(100);
+    oauth_tests::seed::wait_until(later, Duration::from_secs(10)).expect("clock");
+    session
+        .fetch_token(Grant::client_credentials())
+        .expect("token");
+    assert_eq!(
+        stub.connections(),
+        2,
+        "an idle connection past the limit is not reused"
+    );
 }

@@ -566,6 +566,7 @@ macro_rules! behaviour_table {
                 tokens_expired_on_arrival_end_in_a_renewal_loop_without_wedging_the_session,
                 an_explicit_refresh_during_an_automatic_one_is_refused_and_sends_nothing,
                 waiters_share_one_failed_refresh_and_the_old_token_stays,
+                an_endpoint_call_skips_a_connection_idle_past_the_endpoint_limit,
             );
             $crate::table::scenario_tests!($adapter, grants:
                 jwt_client_authentication_is_accepted_and_counted_by_the_server,
