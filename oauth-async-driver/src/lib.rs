@@ -13,6 +13,8 @@
 //!     Send(call), consumes grant  → run it here; if this future is dropped, detach the rest
 //!     Send(call)                  → Runtime::send, lock ─ handle ─ blocking hook ─ unlock,
 //!                                   wake the waiters, then the async hook
+//!     Store(step)                 → Runtime::spawn the rest: the store step (a watch raced
+//!                                   against `until`), handle, hooks, wake the waiters
 //!     Wait(until)                 → listen, poll again; still waiting: the wake-up or `until`
 //!     Done(result)                → return it
 //! ```
@@ -31,6 +33,7 @@ use event_listener::Event;
 use oauth_core::flow::{Call, Failed, Flow, Next, Operation};
 use oauth_core::hooks::{UpdateHooks, lock};
 use oauth_core::http::{Request, Response};
+use oauth_core::store::{AsyncStore, StoreError, StoreReply, StoreRequest};
 use oauth_core::{ClientConfig, TokenSession};
 
 oauth_core::driver_tracing!();
@@ -84,6 +87,7 @@ pub struct Driver<R: Runtime> {
     state: Mutex<TokenSession>,
     changed: Event,
     hooks: UpdateHooks,
+    store: Option<Arc<dyn AsyncStore>>,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -95,7 +99,16 @@ impl<R: Runtime> Driver<R> {
             state: Mutex::new(state),
             changed: Event::new(),
             hooks,
+            store: None,
         }
+    }
+
+    /// Carries out the session's store steps on `store` (the session was given its
+    /// settings with `TokenSession::with_store`).
+    #[must_use]
+    pub fn with_store(mut self, store: Option<Arc<dyn AsyncStore>>) -> Self {
+        self.store = store;
+        self
     }
 
     /// The adapter's runtime (its transport).
@@ -174,6 +187,39 @@ impl<R: Runtime, F: Flow> Running<R, F> {
     }
 }
 
+impl<R: Runtime, F: Flow> Running<R, F> {
+    /// Carries out a store step (a watch at most until its `until`), hands the answer to the
+    /// core, runs the hooks and wakes the waiters.
+    async fn store(&mut self, request: StoreRequest) {
+        let driver = Arc::clone(&self.driver);
+        let reply = match &driver.store {
+            None => Err(StoreError::NotAttached),
+            Some(store) => match &request {
+                StoreRequest::Watch { until, .. } => {
+                    let wait = until
+                        .duration_since(driver.runtime.now())
+                        .unwrap_or_default();
+                    let timeout = async {
+                        driver.runtime.sleep(wait).await;
+                        Ok(StoreReply::Unchanged)
+                    };
+                    futures_lite::future::or(store.execute(&request), timeout).await
+                }
+                _ => store.execute(&request).await,
+            },
+        };
+        trace::stored(&request, &reply);
+        {
+            let mut state = driver.lock();
+            self.op
+                .handle_store(&mut state, reply, driver.runtime.now());
+            driver.hooks.run_blocking(&mut state);
+        }
+        driver.wake_all();
+        driver.hooks.deliver(&driver.state).await;
+    }
+}
+
 async fn drive<R, F>(mut running: Running<R, F>) -> Result<F::Output, R::Error>
 where
     R: Runtime,
@@ -193,6 +239,11 @@ where
                 return Detachable::new(finish(running, call), runtime).await;
             }
             Next::Send(call) => running.send(call).await,
+            // Store steps belong to a renewal others wait for (or an explicit fetch): like a
+            // shared call, they go on in a task of their own.
+            Next::Store(request) => {
+                return driver.runtime.spawn(finish_store(running, request)).await;
+            }
             Next::Wait(until) => match listener.take() {
                 // Listening before looking again: a call answered in between still wakes us.
                 None => {
@@ -225,6 +276,22 @@ where
 {
     Box::pin(async move {
         running.send(call).await;
+        drive(running).await
+    })
+}
+
+/// Carries out a store step, then drives the flow on, in a task of its own.
+fn finish_store<R, F>(
+    mut running: Running<R, F>,
+    request: StoreRequest,
+) -> BoxFuture<Result<F::Output, R::Error>>
+where
+    R: Runtime,
+    F: Flow + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Box::pin(async move {
+        running.store(request).await;
         drive(running).await
     })
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use oauth_core::flow::{Authorize, Fetch, Flow, Next, Operation};
+use oauth_core::store::StoreError;
 use oauth_core::testing::{ManualClock, ScriptedServer};
 use oauth_core::{ClientConfig, Error, Grant, ResourceVerdict, TokenSession};
 
@@ -54,6 +55,11 @@ impl Transport {
                     while let Some(update) = session.poll_update() {
                         println!("  token changed ({:?})", update.kind());
                     }
+                }
+                // This session has no store (`with_store`): no store step is ever asked.
+                Next::Store(_) => {
+                    let now = self.clock.now();
+                    op.handle_store(session, Err(StoreError::NotAttached), now);
                 }
                 Next::Wait(_) => unreachable!("single-threaded: no other caller"),
                 Next::Done(result) => return result.map_err(|failed| failed.into_error()),

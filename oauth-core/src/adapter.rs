@@ -295,6 +295,13 @@ macro_rules! adapter_error {
                 self.core_error().and_then($crate::Error::usage_error)
             }
 
+            /// The shared token store's failure, if this is one (unreachable, or a record this
+            /// session's key cannot open).
+            #[must_use]
+            pub fn store_error(&self) -> Option<&$crate::store::StoreError> {
+                self.core_error().and_then($crate::Error::store_error)
+            }
+
             /// True when the user must authenticate again (see
             /// [`oauth_core::Error::requires_reauthentication`]($crate::Error::requires_reauthentication)).
             #[must_use]
@@ -505,6 +512,38 @@ macro_rules! driver_tracing {
                     #[cfg(not(feature = "tracing"))]
                     let _ = answer;
                 }
+            }
+
+            /// A store step and its answer (the step's name and the reply's kind, never a
+            /// record's contents).
+            pub(crate) fn stored(
+                request: &$crate::store::StoreRequest,
+                reply: &Result<$crate::store::StoreReply, $crate::store::StoreError>,
+            ) {
+                #[cfg(feature = "tracing")]
+                match reply {
+                    Ok(reply) => {
+                        let reply = match reply {
+                            $crate::store::StoreReply::Record(_) => "record",
+                            $crate::store::StoreReply::Acquired(_) => "acquired",
+                            $crate::store::StoreReply::Busy(_) => "busy",
+                            $crate::store::StoreReply::Committed { .. } => "committed",
+                            $crate::store::StoreReply::Conflict(_) => "conflict",
+                            $crate::store::StoreReply::Released => "released",
+                            $crate::store::StoreReply::Changed => "changed",
+                            $crate::store::StoreReply::Unchanged => "unchanged",
+                            _ => "other",
+                        };
+                        ::tracing::debug!(step = request.name(), reply, "oauth: store step")
+                    }
+                    Err(error) => ::tracing::warn!(
+                        step = request.name(),
+                        error = %error,
+                        "oauth: store step failed"
+                    ),
+                }
+                #[cfg(not(feature = "tracing"))]
+                let _ = (request, reply);
             }
 
             /// A caller waits for another's renewal or key fetch.

@@ -45,6 +45,8 @@ pub struct SessionSettings {
     pub dpop: Option<DpopSetting>,
     /// Extra trust anchors (DER) for the transport the adapter builds itself: a private CA.
     pub root_certificates: Vec<Vec<u8>>,
+    /// The session's side of a shared token store, when the adapter was given one.
+    pub store: Option<crate::store::StoreSettings>,
 }
 
 /// How a session gets its DPoP key.
@@ -69,6 +71,7 @@ impl SessionSettings {
             body_limit: DEFAULT_BODY_LIMIT,
             dpop: None,
             root_certificates: Vec::new(),
+            store: None,
         }
     }
 
@@ -101,12 +104,35 @@ impl SessionSettings {
         if let Some(key) = dpop {
             session = session.with_dpop(key);
         }
+        if let Some(store) = self.store.take() {
+            session = session.with_store(store);
+        }
         session.record_updates(record_updates);
         if let Some(token) = self.token.take() {
             let _ = session.set_token(token);
         }
         Ok(session)
     }
+}
+
+/// Adds the builder setter `store(..)` for a store of the adapter's kind
+/// ([`BlockingStore`](crate::store::BlockingStore) or [`AsyncStore`](crate::store::AsyncStore)).
+/// The builder must have fields `settings: SessionSettings` and `store: Option<Arc<dyn ..>>`.
+#[macro_export]
+macro_rules! store_setter {
+    ($kind:ident) => {
+        /// Shares the token with the other processes on the same store record (the replicas
+        /// of a service): one renewal per expiry for all of them, the others adopt its token;
+        /// the token is sealed in the store with the store's key. While the token is fresh no
+        /// request touches the store. See `oauth_core::store` for the protocol and what
+        /// happens when the store is unreachable.
+        #[must_use]
+        pub fn store(mut self, store: impl $crate::store::$kind + 'static) -> Self {
+            self.settings.store = Some($crate::store::$kind::settings(&store).clone());
+            self.store = Some(::std::sync::Arc::new(store));
+            self
+        }
+    };
 }
 
 /// Adds every setter common to the adapters' session builders: the client configuration

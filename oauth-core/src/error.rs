@@ -6,6 +6,7 @@
 //! | [`Error::Response`] | the server misbehaved | report it to the server's operator; retrying rarely helps |
 //! | [`Error::Config`] | the client configuration | fix the configuration |
 //! | [`Error::Usage`] | the caller | fetch or set a token first, or use another call |
+//! | [`Error::Store`] | the shared token store | check the store and its key |
 
 use std::fmt;
 
@@ -38,6 +39,10 @@ pub enum Error {
     /// Do not log the user in.
     #[error(transparent)]
     IdToken(#[from] crate::oidc::IdTokenError),
+    /// The token store shared with other replicas could not be used (see
+    /// [`crate::store`]): check the store and the key every replica seals with.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl Error {
@@ -46,6 +51,15 @@ impl Error {
     pub fn oauth_error(&self) -> Option<&OAuthError> {
         match self {
             Self::OAuth(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The shared token store's failure, if this is one ([`crate::store::StoreError`]).
+    #[must_use]
+    pub fn store_error(&self) -> Option<&crate::store::StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
             _ => None,
         }
     }

@@ -71,6 +71,7 @@ pub mod rfc8693;
 pub mod rfc9449;
 mod secret;
 pub mod session;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;

@@ -23,6 +23,7 @@ pub struct SessionBuilder {
     client: Option<reqwest::Client>,
     endpoint_client: Option<reqwest::Client>,
     hooks: UpdateHooks,
+    store: Option<std::sync::Arc<dyn oauth_core::store::AsyncStore>>,
 }
 
 impl SessionBuilder {
@@ -32,11 +33,13 @@ impl SessionBuilder {
             client: None,
             endpoint_client: None,
             hooks: UpdateHooks::default(),
+            store: None,
         }
     }
 
     oauth_core::session_builder_setters!();
     oauth_core::hook_setters!();
+    oauth_core::store_setter!(AsyncStore);
 
     /// Sends resource requests (`get`, `post`, …) with this client: its pool, proxy, TLS,
     /// default headers, timeouts and redirect policy. reqwest drops `Authorization` on any
@@ -139,7 +142,7 @@ impl SessionBuilder {
             limits,
             token_endpoint,
         };
-        Ok(OAuth2Session::new(state, clients, self.hooks))
+        Ok(OAuth2Session::new(state, clients, self.hooks, self.store))
     }
 }
 

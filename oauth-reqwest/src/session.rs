@@ -76,9 +76,14 @@ impl OAuth2Session {
         SessionBuilder::new(client_id.into())
     }
 
-    pub(crate) fn new(state: TokenSession, clients: Clients, hooks: UpdateHooks) -> Self {
+    pub(crate) fn new(
+        state: TokenSession,
+        clients: Clients,
+        hooks: UpdateHooks,
+        store: Option<Arc<dyn oauth_core::store::AsyncStore>>,
+    ) -> Self {
         Self {
-            driver: Arc::new(Driver::new(clients, state, hooks)),
+            driver: Arc::new(Driver::new(clients, state, hooks).with_store(store)),
         }
     }
 

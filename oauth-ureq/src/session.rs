@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::flow::{Authorize, Failed, Flow, Next, Operation};
 use oauth_core::http::{Method, Request, Response};
+use oauth_core::store::{BlockingStore, StoreError};
 use oauth_core::{Bearer, ClientConfig, SessionSettings, TokenSession, TokenUpdate};
 
 use crate::Error;
@@ -36,6 +37,7 @@ pub(crate) struct Shared {
     changed: Condvar,
     on_update: Option<Box<UpdateHook>>,
     body_limit: u64,
+    store: Option<Arc<dyn BlockingStore>>,
 }
 
 impl fmt::Debug for OAuth2Session {
@@ -53,10 +55,12 @@ pub struct SessionBuilder {
     pub(crate) settings: SessionSettings,
     pub(crate) agent: Option<ureq::Agent>,
     on_update: Option<Box<UpdateHook>>,
+    store: Option<Arc<dyn BlockingStore>>,
 }
 
 impl SessionBuilder {
     oauth_core::session_builder_setters!();
+    oauth_core::store_setter!(BlockingStore);
 
     /// Uses this agent (its pool, proxy, TLS and timeouts). The session still turns redirects
     /// off for endpoint calls and reads error statuses as responses. Size its pool for the
@@ -102,6 +106,7 @@ impl SessionBuilder {
                 changed: Condvar::new(),
                 on_update: self.on_update,
                 body_limit: self.settings.body_limit,
+                store: self.store,
             }),
         })
     }
@@ -114,6 +119,7 @@ impl OAuth2Session {
             settings: SessionSettings::new(client_id),
             agent: None,
             on_update: None,
+            store: None,
         }
     }
 
@@ -175,6 +181,17 @@ impl OAuth2Session {
                     logged.answered(&answer);
                     state = self.lock();
                     op.1.handle(&mut state, answer, sent_at);
+                    self.changed(&mut state);
+                }
+                Next::Store(request) => {
+                    drop(state);
+                    let reply = match &self.shared.store {
+                        Some(store) => store.execute(&request),
+                        None => Err(StoreError::NotAttached),
+                    };
+                    trace::stored(&request, &reply);
+                    state = self.lock();
+                    op.1.handle_store(&mut state, reply, SystemTime::now());
                     self.changed(&mut state);
                 }
                 Next::Wait(until) => {

@@ -19,6 +19,7 @@ pub struct SessionBuilder {
     client: Option<HttpClient>,
     max_connections_per_origin: usize,
     hooks: UpdateHooks,
+    store: Option<std::sync::Arc<dyn oauth_core::store::AsyncStore>>,
 }
 
 impl SessionBuilder {
@@ -28,11 +29,13 @@ impl SessionBuilder {
             client: None,
             max_connections_per_origin: DEFAULT_MAX_CONNECTIONS_PER_ORIGIN,
             hooks: UpdateHooks::default(),
+            store: None,
         }
     }
 
     oauth_core::session_builder_setters!();
     oauth_core::hook_setters!();
+    oauth_core::store_setter!(AsyncStore);
 
     /// Sends with this HTTP client (its pool, TLS and timeout) instead of one the session
     /// makes; [`timeout`](Self::timeout) and
@@ -60,7 +63,9 @@ impl SessionBuilder {
         )?;
         let client = self.early_client();
         let body_limit = self.settings.body_limit;
-        Ok(OAuth2Session::new(client, body_limit, state, self.hooks))
+        Ok(OAuth2Session::new(
+            client, body_limit, state, self.hooks, self.store,
+        ))
     }
 
     /// The client given, or one made with the settings so far.

@@ -107,10 +107,16 @@ impl OAuth2Session {
         self.driver.drive(Authorize::new())
     }
 
-    fn new(client: HttpClient, body_limit: u64, state: TokenSession, hooks: UpdateHooks) -> Self {
+    fn new(
+        client: HttpClient,
+        body_limit: u64,
+        state: TokenSession,
+        hooks: UpdateHooks,
+        store: Option<Arc<dyn oauth_core::store::AsyncStore>>,
+    ) -> Self {
         let endpoints = Endpoints { client, body_limit };
         Self {
-            driver: Arc::new(Driver::new(endpoints, state, hooks)),
+            driver: Arc::new(Driver::new(endpoints, state, hooks).with_store(store)),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | step | the driver does |
 //! |---|---|
 //! | [`Step::Send`] | send the [`Call`]'s request to its endpoint (no redirects, body capped, timeout), then give the answer to [`Flow::handle_response`] with the time the request was *sent*, or report that no answer came with [`Flow::handle_failure`]; poll again |
+//! | [`Step::Store`] | carry out the step on the session's token store ([`crate::store`]), give the answer to [`Flow::handle_store`]; poll again |
 //! | [`Step::Wait`] | another caller's exchange or key fetch is in flight: wait until the session changes (the driver's wake-up after any step of any flow) or `until`, whichever comes first; poll again |
 //! | [`Step::Done`] | return the result |
 //! | [`Step::TransportFailed`] | return the transport error the driver reported with `handle_failure` |
@@ -46,12 +47,14 @@ use http::{Request, Response};
 
 use crate::error::Error;
 use crate::session::{ExchangeTicket, RenewalReason, TokenSession};
+use crate::store::{StoreError, StoreReply, StoreRequest};
 
 mod device;
 mod endpoint;
 mod exchange;
 mod oidc;
 mod operation;
+mod store;
 mod token;
 
 pub use device::DeviceToken;
@@ -81,9 +84,20 @@ pub trait Flow {
     );
 
     /// The last [`Step::Send`] got no answer (connection refused or dropped, timeout, body
-    /// over the limit, cancelled). The driver keeps its transport error for
-    /// [`Step::TransportFailed`].
+    /// over the limit, cancelled), or the driver is dropped while a [`Step::Store`] is out.
+    /// The driver keeps its transport error for [`Step::TransportFailed`].
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime);
+
+    /// The store's answer to the last [`Step::Store`], at `now`. Only flows that ask store
+    /// steps (those of a session with a store) get one; the others ignore it.
+    fn handle_store(
+        &mut self,
+        session: &mut TokenSession,
+        reply: Result<StoreReply, StoreError>,
+        now: SystemTime,
+    ) {
+        let _ = (session, reply, now);
+    }
 }
 
 /// What a flow asks its driver to do next.
@@ -93,6 +107,10 @@ pub trait Flow {
 pub enum Step<T> {
     /// Send this call, then hand back its answer or its failure.
     Send(Call),
+    /// Carry out this step on the session's token store (see [`crate::store`]), then hand
+    /// back its answer with [`Flow::handle_store`]. Other callers may wait for it: run it
+    /// where no caller's cancellation holds it up, as a shared call.
+    Store(StoreRequest),
     /// Wait for another caller's exchange or key fetch to end, at most until `until`.
     Wait {
         /// When to poll again even without a wake-up.
@@ -116,6 +134,7 @@ impl<T> Step<T> {
     pub(crate) fn pass<U>(self) -> Result<Step<U>, Result<T, Error>> {
         match self {
             Self::Send(call) => Ok(Step::Send(call)),
+            Self::Store(request) => Ok(Step::Store(request)),
             Self::Wait { until } => Ok(Step::Wait { until }),
             Self::TransportFailed => Ok(Step::TransportFailed),
             Self::Done(result) => Err(result),

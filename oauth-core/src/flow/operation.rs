@@ -8,6 +8,7 @@ use http::Response;
 use super::{Call, Flow, Step};
 use crate::error::{Error, UsageError};
 use crate::session::TokenSession;
+use crate::store::{StoreError, StoreReply, StoreRequest};
 
 /// A flow being driven over a transport whose errors are `E`.
 ///
@@ -15,6 +16,7 @@ use crate::session::TokenSession;
 ///  loop {
 ///      match op.poll(&mut session, now) {          // under the lock
 ///          Next::Send(call) => op.handle(&mut session, transport(call), sent_at),
+///          Next::Store(step) => op.handle_store(&mut session, store.execute(&step), now),
 ///          Next::Wait(until) => wait for a wake-up or `until`,
 ///          Next::Done(result) => return result,    // Failed::Transport carries E
 ///      }
@@ -33,6 +35,9 @@ pub struct Operation<F, E> {
 pub enum Next<T, E> {
     /// Send the call; hand the outcome to [`Operation::handle`].
     Send(Call),
+    /// Carry out the step on the token store; hand the outcome to
+    /// [`Operation::handle_store`].
+    Store(StoreRequest),
     /// Wait for a wake-up, at most until then.
     Wait(SystemTime),
     /// The operation ended.
@@ -75,6 +80,10 @@ impl<F: Flow, E> Operation<F, E> {
                 self.outstanding = true;
                 Next::Send(call)
             }
+            Step::Store(request) => {
+                self.outstanding = true;
+                Next::Store(request)
+            }
             Step::Wait { until } => Next::Wait(until),
             Step::Done(result) => Next::Done(result.map_err(Failed::Core)),
             Step::TransportFailed => Next::Done(Err(match self.transport_error.take() {
@@ -100,6 +109,17 @@ impl<F: Flow, E> Operation<F, E> {
                 self.transport_error = Some(error);
             }
         }
+    }
+
+    /// Hands back the store's answer to the last [`Next::Store`], at `now`.
+    pub fn handle_store(
+        &mut self,
+        session: &mut TokenSession,
+        reply: Result<StoreReply, StoreError>,
+        now: SystemTime,
+    ) {
+        self.outstanding = false;
+        self.flow.handle_store(session, reply, now);
     }
 
     /// Whether a call is out: a driver dropped now must [`abandon`](Self::abandon) it.

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use http::Response;
 
 use super::exchange::Exchanging;
+use super::store::{Go, Held, StoreSync};
 use super::{Answer, Call, Flow, Step};
 use crate::error::{Error, UsageError};
 use crate::rfc6749::Grant;
@@ -14,15 +15,21 @@ use crate::rfc6750::Bearer;
 use crate::session::{
     Authorization, ExchangeKind, MAX_RENEWALS_PER_REQUEST, Pending, TokenSession,
 };
+use crate::store::{StoreError, StoreReply};
 use crate::token::Token;
 
 /// `fetch_token(grant)` or `refresh_token()`: one token request whose answer becomes the
-/// session's token.
+/// session's token. With a store, the new token is then put in the store for the other
+/// replicas whatever it held (an explicit request wins); if that fails, the flow ends with
+/// the store's error while the session keeps the token.
 #[derive(Debug)]
 pub struct Fetch {
     start: Option<Start>,
     exchanging: Option<Exchanging>,
     answer: Answer<Token>,
+    store: StoreSync,
+    /// The new token while it is being put in the store.
+    storing: Option<Token>,
 }
 
 #[derive(Debug)]
@@ -51,6 +58,8 @@ impl Fetch {
             start: Some(start),
             exchanging: None,
             answer: Answer::None,
+            store: StoreSync::default(),
+            storing: None,
         }
     }
 }
@@ -59,15 +68,41 @@ impl Flow for Fetch {
     type Output = Token;
 
     fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
+        if let Some(go) = self.store.resume(session, now) {
+            return Step::Done(match (go, self.storing.take()) {
+                (Go::Fail(error), _) => Err(error),
+                (_, Some(token)) => Ok(token),
+                (_, None) => Err(UsageError::CallOutstanding.into()),
+            });
+        }
+        if let Answer::Read(Ok(token)) = &mut self.answer {
+            match self.store.after_renewal(session, true) {
+                Some(Go::Store(request)) => {
+                    self.storing = Some(token.clone());
+                    self.answer = Answer::None;
+                    return Step::Store(request);
+                }
+                Some(Go::Fail(error)) => return Step::Done(Err(error)),
+                _ => {}
+            }
+        }
         if let Some(step) = self.answer.take_step() {
             return step;
         }
         if let Some(exchanging) = self.exchanging.as_mut().filter(|e| e.is_checking()) {
-            let step = exchanging.poll(session, now);
-            if matches!(step, Step::Done(_) | Step::TransportFailed) {
-                self.exchanging = None;
-            }
-            return step;
+            return match exchanging.poll(session, now) {
+                Step::Done(result) => {
+                    // Checked and committed: on to the store, as any answer.
+                    self.exchanging = None;
+                    self.answer = Answer::Read(result);
+                    self.poll(session, now)
+                }
+                step @ Step::TransportFailed => {
+                    self.exchanging = None;
+                    step
+                }
+                step => step,
+            };
         }
         let exchange = match self.start.take() {
             Some(Start::Grant(grant)) => session.fetch(&grant, now),
@@ -99,9 +134,20 @@ impl Flow for Fetch {
     }
 
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
-        if Exchanging::fail(&mut self.exchanging, session, now) {
+        if self.store.is_asking() {
+            self.store.abandon(session);
+        } else if Exchanging::fail(&mut self.exchanging, session, now) {
             self.answer = Answer::Failed;
         }
+    }
+
+    fn handle_store(
+        &mut self,
+        _session: &mut TokenSession,
+        reply: Result<StoreReply, StoreError>,
+        _now: SystemTime,
+    ) {
+        self.store.handle(reply);
     }
 }
 
@@ -109,13 +155,17 @@ impl Flow for Fetch {
 /// first (at most [`MAX_RENEWALS_PER_REQUEST`]), or a wait for another caller's. A renewal
 /// this flow ran that fails does not fail the request while the old token is still valid
 /// (the session backs off and serves it); otherwise the request ends with that failure and
-/// never starts another renewal.
+/// never starts another renewal. With a store, the renewal is shared with the other replicas
+/// (see [`crate::store`]).
 #[derive(Debug, Default)]
 pub struct Authorize {
     renewals: u32,
     pending: Option<Pending>,
     exchanging: Option<Exchanging>,
     failure: Answer<Bearer>,
+    store: StoreSync,
+    /// How this flow's renewal ended, for the store: renewed, or failed.
+    renewed: Option<bool>,
 }
 
 impl Authorize {
@@ -126,52 +176,21 @@ impl Authorize {
     }
 }
 
+/// The most decisions one `poll` makes before it answers: each adopts a stored token, ends
+/// a store step or a renewal, so a handful suffice; more would mean a store that keeps
+/// changing under the session.
+const MAX_DECISIONS: u32 = 8;
+
 impl Flow for Authorize {
     type Output = Bearer;
 
     fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Bearer> {
-        if let Some(exchanging) = &mut self.exchanging {
-            if !exchanging.is_checking() {
-                return Step::Done(Err(UsageError::CallOutstanding.into()));
+        for _ in 0..MAX_DECISIONS {
+            if let Some(step) = self.decide(session, now) {
+                return step;
             }
-            match exchanging.poll(session, now).pass() {
-                Ok(Step::TransportFailed) => self.failure = Answer::Failed,
-                Ok(step) => return step,
-                Err(outcome) => self.settle(outcome),
-            }
-            self.exchanging = None;
         }
-        if let Some(step) = self.failure.take_step() {
-            // After this flow's renewal failed: the old token if it is still served.
-            return match session.usable_bearer(now) {
-                Some(bearer) => Step::Done(Ok(bearer)),
-                None => step,
-            };
-        }
-        let decision = match self.pending.take() {
-            Some(pending) => session.poll_pending(pending, now),
-            None => session.poll_authorization(now),
-        };
-        match decision {
-            Authorization::Ready(bearer) => Step::Done(Ok(bearer)),
-            Authorization::Refresh(exchange) | Authorization::Refetch(exchange) => {
-                let (ticket, request) = exchange.into_parts();
-                if self.renewals == MAX_RENEWALS_PER_REQUEST {
-                    // Never sent: given back, so nobody waits or backs off for it.
-                    session.release_exchange(&ticket);
-                    return Step::Done(Err(UsageError::RenewalLoop.into()));
-                }
-                self.renewals += 1;
-                let purpose = super::Purpose::token(&ticket);
-                self.exchanging = Some(Exchanging::new(ticket));
-                Step::Send(Call::new(request, purpose).shared(true).consuming(true))
-            }
-            Authorization::Wait(pending) => {
-                self.pending = Some(pending);
-                Step::wait(now)
-            }
-            Authorization::Fail(error) => Step::Done(Err(error)),
-        }
+        Step::Done(Err(UsageError::RenewalLoop.into()))
     }
 
     fn handle_response(
@@ -187,19 +206,143 @@ impl Flow for Authorize {
     }
 
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
-        if Exchanging::fail(&mut self.exchanging, session, now) {
+        if self.store.is_asking() {
+            self.store.abandon(session);
             self.failure = Answer::Failed;
+        } else if Exchanging::fail(&mut self.exchanging, session, now) {
+            self.failure = Answer::Failed;
+            self.renewed = Some(false);
         }
+    }
+
+    fn handle_store(
+        &mut self,
+        _session: &mut TokenSession,
+        reply: Result<StoreReply, StoreError>,
+        _now: SystemTime,
+    ) {
+        self.store.handle(reply);
     }
 }
 
 impl Authorize {
+    /// One decision: a step to answer with, or `None` to decide again.
+    fn decide(&mut self, session: &mut TokenSession, now: SystemTime) -> Option<Step<Bearer>> {
+        if let Some(go) = self.store.resume(session, now) {
+            return self.go(go, session);
+        }
+        if let Some(renewed) = self.renewed.take() {
+            if let Some(go) = self.store.after_renewal(session, renewed) {
+                return self.go(go, session);
+            }
+        }
+        if let Some(exchanging) = &mut self.exchanging {
+            if !exchanging.is_checking() {
+                return Some(Step::Done(Err(UsageError::CallOutstanding.into())));
+            }
+            match exchanging.poll(session, now).pass() {
+                Ok(Step::TransportFailed) => {
+                    self.failure = Answer::Failed;
+                    self.renewed = Some(false);
+                }
+                Ok(step) => return Some(step),
+                Err(outcome) => self.settle(outcome),
+            }
+            self.exchanging = None;
+            return None;
+        }
+        if let Some(step) = self.failure.take_step() {
+            if let Some(go) = self.store.release_held() {
+                self.failure = step_back(step);
+                return self.go(go, session);
+            }
+            // After this flow's renewal failed: the old token if it is still served.
+            return Some(match session.usable_bearer(now) {
+                Some(bearer) => Step::Done(Ok(bearer)),
+                None => step,
+            });
+        }
+        let decision = match self.pending.take() {
+            Some(pending) => session.poll_pending(pending, now),
+            None => session.poll_authorization(now),
+        };
+        match decision {
+            Authorization::Ready(bearer) => match self.store.release_held() {
+                Some(go) => self.go(go, session),
+                None => Some(Step::Done(Ok(bearer))),
+            },
+            Authorization::Refresh(exchange) | Authorization::Refetch(exchange) => {
+                let (ticket, request) = exchange.into_parts();
+                let go = self.store.begin(session, Held { ticket, request }, now);
+                self.go(go, session)
+            }
+            Authorization::Wait(pending) => {
+                self.pending = Some(pending);
+                Some(Step::wait(now))
+            }
+            Authorization::Fail(error) => {
+                // No token yet: another replica may have stored one.
+                if matches!(error, Error::Usage(UsageError::NoToken)) {
+                    if let Some(go) = self.store.read(session) {
+                        return self.go(go, session);
+                    }
+                }
+                match self.store.release_held() {
+                    Some(go) => {
+                        self.failure = Answer::Read(Err(error));
+                        self.go(go, session)
+                    }
+                    None => Some(Step::Done(Err(error))),
+                }
+            }
+        }
+    }
+
+    /// Carries out the store's decision.
+    fn go(&mut self, go: Go, session: &mut TokenSession) -> Option<Step<Bearer>> {
+        match go {
+            Go::Store(request) => Some(Step::Store(request)),
+            Go::Again => None,
+            Go::Fail(error) => {
+                self.failure = Answer::Read(Err(error));
+                None
+            }
+            Go::Send(Held { ticket, request }) => {
+                if self.renewals == MAX_RENEWALS_PER_REQUEST {
+                    // Never sent: given back, so nobody waits or backs off for it.
+                    session.release_exchange(&ticket);
+                    self.failure = Answer::Read(Err(UsageError::RenewalLoop.into()));
+                    self.renewed = Some(false);
+                    return None;
+                }
+                self.renewals += 1;
+                let purpose = super::Purpose::token(&ticket);
+                self.exchanging = Some(Exchanging::new(ticket));
+                Some(Step::Send(
+                    Call::new(request, purpose).shared(true).consuming(true),
+                ))
+            }
+        }
+    }
+
     /// Records how this flow's renewal ended: renewed, or the token replaced meanwhile (decide
     /// again), or failed.
     fn settle(&mut self, outcome: Result<Token, Error>) {
         match outcome {
-            Ok(_) | Err(Error::Usage(UsageError::Superseded)) => {}
-            Err(error) => self.failure = Answer::Read(Err(error)),
+            Ok(_) => self.renewed = Some(true),
+            Err(Error::Usage(UsageError::Superseded)) => self.renewed = Some(false),
+            Err(error) => {
+                self.failure = Answer::Read(Err(error));
+                self.renewed = Some(false);
+            }
         }
+    }
+}
+
+/// A final step put back as the answer it came from.
+fn step_back<T>(step: Step<T>) -> Answer<T> {
+    match step {
+        Step::Done(result) => Answer::Read(result),
+        _ => Answer::Failed,
     }
 }

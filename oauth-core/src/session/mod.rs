@@ -54,6 +54,7 @@ use crate::token::Token;
 mod inputs;
 mod login;
 mod resource;
+mod store;
 mod timing;
 mod types;
 mod updates;
@@ -119,6 +120,8 @@ pub struct TokenSession {
     dpop: Option<DpopKey>,
     /// The latest DPoP nonce of each origin (token endpoint and resources).
     nonces: Nonces,
+    /// The store the token is shared through, and the version it came from.
+    store: Option<store::StoreState>,
 }
 
 /// How to get a new token without a refresh token: a grant that needs no user (client
@@ -173,6 +176,7 @@ impl TokenSession {
             entropy: None,
             dpop: None,
             nonces: Nonces::default(),
+            store: None,
         }
     }
 

@@ -174,6 +174,8 @@ pub enum UpdateKind {
     Refetched,
     /// The user called `set_token`.
     Set,
+    /// A newer token another replica stored was adopted from the shared store.
+    Adopted,
 }
 
 impl TokenUpdate {

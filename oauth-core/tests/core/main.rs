@@ -8,6 +8,7 @@ mod properties;
 mod requests;
 mod responses;
 mod session;
+mod store;
 
 use http::Request;
 
