@@ -13,7 +13,8 @@ use crate::token::Token;
 /// the 5 s keep-alive of Node and Apache, so that no token request is written as the server
 /// closes the connection (a POST lost that way cannot be sent again; a renewal that is never
 /// answered would fail every caller waiting for it). Each adapter applies it with its
-/// transport's own knob.
+/// transport's own knob, and to the resource requests of the client it builds itself (a
+/// client of the user's keeps its own settings there).
 pub const ENDPOINT_MAX_IDLE: Duration = Duration::from_secs(4);
 
 /// The default timeout of one whole HTTP call an adapter makes (30 s).

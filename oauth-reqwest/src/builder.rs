@@ -165,7 +165,8 @@ fn own_resource_client(
     placement: BearerPlacement,
     roots: &[Vec<u8>],
 ) -> Result<reqwest::Client, Error> {
-    let client = own_client(timeout, roots)?;
+    // Resource requests too: none is written as a server's keep-alive closes it.
+    let client = own_client(timeout, roots)?.pool_idle_timeout(oauth_core::ENDPOINT_MAX_IDLE);
     let client = if placement == BearerPlacement::Header {
         client
     } else {

@@ -283,6 +283,8 @@ pub(crate) fn default_agent(timeout: Duration, roots: &[Vec<u8>]) -> ureq::Agent
         .http_status_as_error(false)
         .max_idle_connections_per_host(IDLE_CONNECTIONS_PER_HOST)
         .max_idle_connections(4 * IDLE_CONNECTIONS_PER_HOST)
+        // Resource requests too: none is written as a server's keep-alive closes it.
+        .max_idle_age(oauth_core::ENDPOINT_MAX_IDLE)
         .build()
         .new_agent()
 }
