@@ -93,6 +93,8 @@ function freshStats() {
     device_polls: {},
     // Token exchanges granted: the audience asked for, and the subject token's client.
     exchanges: [],
+    // Error answers of the token endpoint, by OAuth error code.
+    token_errors: {},
   };
 }
 let stats = freshStats();
@@ -370,6 +372,9 @@ function buildProvider(issuer, keys) {
       stats.token[gt] = (stats.token[gt] ?? 0) + 1;
 
       const body = ctx.body;
+      if (ctx.status >= 400 && typeof body?.error === 'string') {
+        stats.token_errors[body.error] = (stats.token_errors[body.error] ?? 0) + 1;
+      }
       let presented = ctx.oidc?.params?.refresh_token ?? ctx.oidc?.body?.refresh_token;
       if (Array.isArray(presented)) [presented] = presented;
       if (gt === 'refresh_token' && body?.error === 'invalid_grant' && removedRefreshTokens.has(presented)) {

@@ -12,6 +12,8 @@
 //!   drives it through [`ureq_driver`]; the workspace tests' behavioural table
 //!   (`tests/workspace/table`) drives it through every adapter's facade. The protocol
 //!   drivers themselves live in the adapters (one loop each, over `oauth_core::flow`).
+//! * [`redis_server::RedisServer`] runs Debian's `redis-server` on a free loopback port
+//!   (persistence off) for the token-store tests, and reads its raw contents.
 //! * [`http1::send`] is a tiny blocking HTTP/1.1 client for the harness's own calls, and a
 //!   transport for driving `oauth-core` without any adapter.
 //!
@@ -44,6 +46,7 @@ mod error;
 pub mod fault;
 pub mod http1;
 pub mod oidc_provider;
+pub mod redis_server;
 pub mod seed;
 pub mod ureq_driver;
 mod wire;

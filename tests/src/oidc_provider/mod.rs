@@ -84,6 +84,12 @@ impl Stats {
         self.count(&["token", grant_type])
     }
 
+    /// Error answers of the token endpoint with this OAuth error code (`invalid_grant`).
+    #[must_use]
+    pub fn token_errors(&self, error: &str) -> u64 {
+        self.count(&["token_errors", error])
+    }
+
     /// Protected-resource requests answered 200.
     #[must_use]
     pub fn resource_ok(&self) -> u64 {

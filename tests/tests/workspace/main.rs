@@ -26,6 +26,8 @@ mod async_std_adapter;
 mod core_over_real_server;
 mod examples;
 mod fault;
+mod file_store;
+mod fleet;
 mod harness;
 mod reqwest_adapter;
 mod signing;
