@@ -43,7 +43,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_core::store::{
     BlockingStore, StoreError, StoreKey, StoreRecord, StoreReply, StoreRequest, StoreSettings,
-    Unreachable,
 };
 use serde::{Deserialize, Serialize};
 
@@ -133,20 +132,7 @@ impl FileStore {
         }
     }
 
-    /// What a session does when the files cannot be used (default:
-    /// [`Unreachable::FailWhenUnusable`]).
-    #[must_use]
-    pub fn unreachable(mut self, policy: Unreachable) -> Self {
-        self.settings = self.settings.unreachable(policy);
-        self
-    }
-
-    /// How long a lease lasts if its holder dies (default 30 s).
-    #[must_use]
-    pub fn lease(mut self, ttl: Duration) -> Self {
-        self.settings = self.settings.lease(ttl);
-        self
-    }
+    oauth_core::store_settings_setters!();
 
     /// The record's path.
     #[must_use]

@@ -44,7 +44,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use oauth_core::store::{
-    BlockingStore, StoreError, StoreKey, StoreReply, StoreRequest, StoreSettings, Unreachable,
+    BlockingStore, StoreError, StoreKey, StoreReply, StoreRequest, StoreSettings,
 };
 use redis::Client;
 
@@ -127,29 +127,7 @@ impl RedisStore {
         }
     }
 
-    /// What a session does when Redis cannot be reached (default:
-    /// [`Unreachable::FailWhenUnusable`]).
-    #[must_use]
-    pub fn unreachable(mut self, policy: Unreachable) -> Self {
-        self.settings = self.settings.unreachable(policy);
-        self
-    }
-
-    /// How long a lease lasts if its holder dies (default 30 s): longer than a token request
-    /// can take.
-    #[must_use]
-    pub fn lease(mut self, ttl: Duration) -> Self {
-        self.settings = self.settings.lease(ttl);
-        self
-    }
-
-    /// How long a session with a still-usable token watches for another replica's renewal,
-    /// and then serves its token, before Redis is asked again (default 1 s).
-    #[must_use]
-    pub fn remote_wait(mut self, wait: Duration) -> Self {
-        self.settings = self.settings.remote_wait(wait);
-        self
-    }
+    oauth_core::store_settings_setters!();
 
     /// How long connecting and each command may take (default [`DEFAULT_REDIS_TIMEOUT`]).
     #[must_use]

@@ -314,3 +314,35 @@ pub trait AsyncStore: Send + Sync + fmt::Debug {
     /// Carries out one step. A `Watch` may be dropped by the driver at its `until`.
     fn execute<'a>(&'a self, request: &'a StoreRequest) -> StoreFuture<'a>;
 }
+
+/// Adds the setters of the session's side to a backend's builder: `unreachable`, `lease` and
+/// `remote_wait` (see [`StoreSettings`]). The backend must have a field
+/// `settings: StoreSettings`.
+#[macro_export]
+macro_rules! store_settings_setters {
+    () => {
+        /// What a session does when the store cannot be reached (default:
+        /// `Unreachable::FailWhenUnusable`: serve the token while usable, then fail).
+        #[must_use]
+        pub fn unreachable(mut self, policy: $crate::store::Unreachable) -> Self {
+            self.settings = self.settings.unreachable(policy);
+            self
+        }
+
+        /// How long a lease lasts if its holder dies (default 30 s): longer than a token
+        /// request can take.
+        #[must_use]
+        pub fn lease(mut self, ttl: ::std::time::Duration) -> Self {
+            self.settings = self.settings.lease(ttl);
+            self
+        }
+
+        /// How long a session with a still-usable token watches for another replica's
+        /// renewal, and then serves its token, before the store is asked again (default 1 s).
+        #[must_use]
+        pub fn remote_wait(mut self, wait: ::std::time::Duration) -> Self {
+            self.settings = self.settings.remote_wait(wait);
+            self
+        }
+    };
+}

@@ -76,6 +76,67 @@ fn authorize(
     Ok(bearer.access_token().secret().to_owned())
 }
 
+/// The store step `flow` asks for next.
+fn next_store_step<F: Flow>(
+    flow: &mut F,
+    session: &mut TokenSession,
+    clock: &ManualClock,
+) -> StoreRequest
+where
+    F::Output: std::fmt::Debug,
+{
+    match flow.poll(session, clock.now()) {
+        Step::Store(request) => request,
+        other => panic!("expected a store step, got {other:?}"),
+    }
+}
+
+/// Carries `request` out on `store`, hands the reply to `flow` and returns it.
+fn answer<F: Flow>(
+    flow: &mut F,
+    session: &mut TokenSession,
+    store: &mut MemoryStore,
+    request: &StoreRequest,
+    clock: &ManualClock,
+) -> Result<StoreReply, StoreError> {
+    let reply = store.execute(request, clock.now());
+    flow.handle_store(session, reply.clone(), clock.now());
+    reply
+}
+
+/// A's renewal under way: the lease taken, the refresh sent, its answer not in yet.
+fn renewal_in_flight(
+    a: &mut TokenSession,
+    store: &mut MemoryStore,
+    clock: &ManualClock,
+) -> (Authorize, oauth_core::flow::Call) {
+    let mut renewing = Authorize::new();
+    let acquire = next_store_step(&mut renewing, a, clock);
+    answer(&mut renewing, a, store, &acquire, clock).expect("acquired");
+    match renewing.poll(a, clock.now()) {
+        Step::Send(call) => (renewing, call),
+        other => panic!("the lease taken, the refresh goes: {other:?}"),
+    }
+}
+
+/// A's renewal answered and committed.
+fn commit_renewal(
+    (mut renewing, call): (Authorize, oauth_core::flow::Call),
+    a: &mut TokenSession,
+    server: &mut ScriptedServer,
+    store: &mut MemoryStore,
+    clock: &ManualClock,
+) {
+    let response = server.handle(call.request(), clock.now());
+    renewing.handle_response(a, response, clock.now());
+    let commit = next_store_step(&mut renewing, a, clock);
+    assert!(matches!(
+        answer(&mut renewing, a, store, &commit, clock),
+        Ok(StoreReply::Committed { .. })
+    ));
+    assert!(matches!(renewing.poll(a, clock.now()), Step::Done(Ok(_))));
+}
+
 #[test]
 fn a_replica_without_a_token_adopts_the_stored_one() {
     let (mut server, mut store, clock) = (server(), MemoryStore::new(), ManualClock::new());
@@ -187,15 +248,7 @@ fn while_another_replica_renews_a_usable_token_is_served_and_an_expired_one_wait
     let old = authorize(&mut server, &mut b, &mut store, &clock).expect("adopted");
     clock.advance(Duration::from_secs(55));
     // A takes the lease and sends its refresh; the answer has not come yet.
-    let mut renewing = Authorize::new();
-    let Step::Store(acquire) = renewing.poll(&mut a, clock.now()) else {
-        panic!()
-    };
-    let reply = store.execute(&acquire, clock.now());
-    renewing.handle_store(&mut a, reply, clock.now());
-    let Step::Send(call) = renewing.poll(&mut a, clock.now()) else {
-        panic!()
-    };
+    let in_flight = renewal_in_flight(&mut a, &mut store, &clock);
 
     // B: due, still valid, lease busy: the old token, and no store step for a while.
     assert_eq!(
@@ -212,38 +265,17 @@ fn while_another_replica_renews_a_usable_token_is_served_and_an_expired_one_wait
     // Past its expiry B must wait: it watches the record.
     clock.advance(Duration::from_secs(5));
     let mut waiting = Authorize::new();
-    let Step::Store(acquire) = waiting.poll(&mut b, clock.now()) else {
-        panic!()
-    };
-    let reply = store.execute(&acquire, clock.now());
+    let acquire = next_store_step(&mut waiting, &mut b, &clock);
+    let reply = answer(&mut waiting, &mut b, &mut store, &acquire, &clock);
     assert!(matches!(reply, Ok(StoreReply::Busy(_))));
-    waiting.handle_store(&mut b, reply, clock.now());
-    let Step::Store(watch) = waiting.poll(&mut b, clock.now()) else {
-        panic!("watch")
-    };
-    assert_eq!(
-        watch,
-        StoreRequest::Watch {
-            seen: 1,
-            until: clock.now() + WAIT_SLICE
-        }
-    );
+    let watch = next_store_step(&mut waiting, &mut b, &clock);
+    let until = clock.now() + WAIT_SLICE;
+    assert_eq!(watch, StoreRequest::Watch { seen: 1, until });
 
     // A's answer arrives and is committed; B's watch ends, it takes the new token.
-    let response = server.handle(call.request(), clock.now());
-    renewing.handle_response(&mut a, response, clock.now());
-    let Step::Store(commit) = renewing.poll(&mut a, clock.now()) else {
-        panic!()
-    };
-    let reply = store.execute(&commit, clock.now());
-    renewing.handle_store(&mut a, reply, clock.now());
-    assert!(matches!(
-        renewing.poll(&mut a, clock.now()),
-        Step::Done(Ok(_))
-    ));
-    let reply = store.execute(&watch, clock.now());
+    commit_renewal(in_flight, &mut a, &mut server, &mut store, &clock);
+    let reply = answer(&mut waiting, &mut b, &mut store, &watch, &clock);
     assert_eq!(reply, Ok(StoreReply::Changed));
-    waiting.handle_store(&mut b, reply, clock.now());
     let new = done(server.drive_with_store(&mut b, &mut waiting, &mut store, clock.now()))
         .expect("adopted after the watch");
     assert_eq!(new.access_token().secret(), secret(&a));
@@ -291,11 +323,8 @@ fn a_dead_lease_holder_is_replaced_once_its_lease_expires() {
     clock.advance(Duration::from_secs(60));
     // A takes the lease and dies before sending its refresh.
     let mut dying = Authorize::new();
-    let Step::Store(acquire) = dying.poll(&mut a, clock.now()) else {
-        panic!()
-    };
-    let reply = store.execute(&acquire, clock.now());
-    dying.handle_store(&mut a, reply, clock.now());
+    let acquire = next_store_step(&mut dying, &mut a, &clock);
+    answer(&mut dying, &mut a, &mut store, &acquire, &clock).expect("acquired");
     let died_at = clock.now();
 
     // B's token expired: it watches while the lease lives (30 s, a watch a second), then
@@ -434,40 +463,20 @@ fn a_replica_with_a_usable_token_watches_and_adopts_the_commit_at_once() {
     let [mut a, mut b] = fleet(&mut server, &mut store, &clock);
     authorize(&mut server, &mut b, &mut store, &clock).expect("adopted");
     clock.advance(Duration::from_secs(55));
-    let mut renewing = Authorize::new();
-    let Step::Store(acquire) = renewing.poll(&mut a, clock.now()) else {
-        panic!()
-    };
-    let reply = store.execute(&acquire, clock.now());
-    renewing.handle_store(&mut a, reply, clock.now());
-    let Step::Send(call) = renewing.poll(&mut a, clock.now()) else {
-        panic!()
-    };
+    let in_flight = renewal_in_flight(&mut a, &mut store, &clock);
 
     // B's token is due and usable, A holds the lease: B watches for A's commit (for at most
     // the remote wait) instead of serving its old token blindly.
     let mut waiting = Authorize::new();
-    let Step::Store(acquire) = waiting.poll(&mut b, clock.now()) else {
-        panic!()
-    };
-    let reply = store.execute(&acquire, clock.now());
-    waiting.handle_store(&mut b, reply, clock.now());
-    let Step::Store(watch) = waiting.poll(&mut b, clock.now()) else {
-        panic!("watch")
-    };
+    let acquire = next_store_step(&mut waiting, &mut b, &clock);
+    answer(&mut waiting, &mut b, &mut store, &acquire, &clock).expect("busy");
+    let watch = next_store_step(&mut waiting, &mut b, &clock);
     let until = clock.now() + oauth_core::store::DEFAULT_REMOTE_WAIT;
     assert_eq!(watch, StoreRequest::Watch { seen: 1, until });
 
     // A commits; B's watch ends and B takes A's token before its request goes.
-    let response = server.handle(call.request(), clock.now());
-    renewing.handle_response(&mut a, response, clock.now());
-    let Step::Store(commit) = renewing.poll(&mut a, clock.now()) else {
-        panic!()
-    };
-    let reply = store.execute(&commit, clock.now());
-    renewing.handle_store(&mut a, reply, clock.now());
-    let reply = store.execute(&watch, clock.now());
-    waiting.handle_store(&mut b, reply, clock.now());
+    commit_renewal(in_flight, &mut a, &mut server, &mut store, &clock);
+    answer(&mut waiting, &mut b, &mut store, &watch, &clock).expect("changed");
     let bearer = done(server.drive_with_store(&mut b, &mut waiting, &mut store, clock.now()))
         .expect("adopted");
     assert_eq!(bearer.access_token().secret(), secret(&a));

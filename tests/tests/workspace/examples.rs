@@ -12,8 +12,9 @@ use oauth_tests::oidc_provider::AuthServer;
 
 use crate::start_server;
 
-/// The example binary `name`, built by `cargo test` next to this test binary.
-fn example(name: &str) -> Command {
+/// The path of the example binary `name`, built by `cargo test --workspace` next to this test
+/// binary.
+pub(crate) fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary");
     let dir: PathBuf = exe
         .parent()
@@ -26,7 +27,12 @@ fn example(name: &str) -> Command {
         "{} is built by `cargo test --workspace`",
         path.display()
     );
-    let mut command = Command::new(path);
+    path
+}
+
+/// The example binary `name`, its output piped.
+fn example(name: &str) -> Command {
+    let mut command = Command::new(example_path(name));
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     command
 }

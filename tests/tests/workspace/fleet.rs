@@ -5,7 +5,6 @@
 //! own `redis-server` on a free port with persistence off.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,15 +34,19 @@ fn redis() -> RedisServer {
     RedisServer::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The fleet's first login, by a process of its own: the store holds version 1.
-fn log_in(server: &AuthServer, redis: &RedisServer) -> Token {
+/// A blocking session of the fleet, in this process.
+fn member(server: &AuthServer, redis: &RedisServer) -> oauth_ureq::OAuth2Session {
     let store = RedisStore::open(&redis.url(), NAME, key()).expect("url");
-    let session = oauth_ureq::OAuth2Session::builder(CLIENT)
+    oauth_ureq::OAuth2Session::builder(CLIENT)
         .token_endpoint(&server.token_endpoint())
         .store(store)
         .build()
-        .expect("session");
-    let token = session
+        .expect("session")
+}
+
+/// The fleet's first login, by a process of its own: the store holds version 1.
+fn log_in(server: &AuthServer, redis: &RedisServer) -> Token {
+    let token = member(server, redis)
         .fetch_token(Grant::password("admin", "admin"))
         .expect("login stored");
     assert_eq!(stored_version(redis), Some(1));
@@ -88,18 +91,7 @@ impl Replica {
     }
 
     fn spawn(&self, server: &AuthServer, redis_url: &str) -> Running {
-        let exe = std::env::current_exe().expect("the test binary");
-        let dir: PathBuf = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target/<profile>/deps")
-            .join("examples");
-        let path = dir.join(format!("fleet_replica{}", std::env::consts::EXE_SUFFIX));
-        assert!(
-            path.exists(),
-            "{} is built by `cargo test --workspace`",
-            path.display()
-        );
+        let path = crate::examples::example_path("fleet_replica");
         let child = Command::new(path)
             .env("REPLICA_ADAPTER", self.adapter)
             .env("REPLICA_WORKERS", self.workers.to_string())
@@ -284,12 +276,7 @@ fn four_processes_on_three_adapters_make_one_refresh_per_expiry() {
 
 /// The fleet's current token, as a new replica adopts it.
 fn adopt(server: &AuthServer, redis: &RedisServer) -> Token {
-    let store = RedisStore::open(&redis.url(), NAME, key()).expect("url");
-    let session = oauth_ureq::OAuth2Session::builder(CLIENT)
-        .token_endpoint(&server.token_endpoint())
-        .store(store)
-        .build()
-        .expect("session");
+    let session = member(server, redis);
     let response = session.get(server.resource_url()).call().expect("adopted");
     assert_eq!(response.status(), 200);
     session.token().expect("token")

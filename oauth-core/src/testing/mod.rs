@@ -173,11 +173,34 @@ impl ScriptedServer {
 
     /// Drives `flow` at `now`, answering each call it sends, until it asks for something else
     /// than a send: [`Step::Done`], [`Step::Wait`] (another flow holds an exchange) or
-    /// [`Step::TransportFailed`] (never, here). At most 64 calls.
+    /// [`Step::TransportFailed`] (never, here). At most 64 calls. A store step is answered
+    /// [`StoreError::NotAttached`](crate::store::StoreError::NotAttached): use
+    /// [`drive_with_store`](Self::drive_with_store) for a session with a store.
     pub fn drive<F: Flow>(
         &mut self,
         session: &mut TokenSession,
         flow: &mut F,
+        now: SystemTime,
+    ) -> Step<F::Output> {
+        self.drive_inner(session, flow, None, now)
+    }
+
+    /// [`drive`](Self::drive) with a store: store steps go to `store` at `now`.
+    pub fn drive_with_store<F: Flow>(
+        &mut self,
+        session: &mut TokenSession,
+        flow: &mut F,
+        store: &mut MemoryStore,
+        now: SystemTime,
+    ) -> Step<F::Output> {
+        self.drive_inner(session, flow, Some(store), now)
+    }
+
+    fn drive_inner<F: Flow>(
+        &mut self,
+        session: &mut TokenSession,
+        flow: &mut F,
+        mut store: Option<&mut MemoryStore>,
         now: SystemTime,
     ) -> Step<F::Output> {
         for _ in 0..64 {
@@ -185,6 +208,13 @@ impl ScriptedServer {
                 Step::Send(call) => {
                     let response = self.handle(call.request(), now);
                     flow.handle_response(session, response, now);
+                }
+                Step::Store(request) => {
+                    let reply = match store.as_deref_mut() {
+                        Some(store) => store.execute(&request, now),
+                        None => Err(crate::store::StoreError::NotAttached),
+                    };
+                    flow.handle_store(session, reply, now);
                 }
                 other => return other,
             }
@@ -461,146 +491,5 @@ impl crate::Entropy for FixedEntropy {
     }
 }
 
-/// The store protocol's reference backend, in memory and sans-IO: the caller gives `now`
-/// (lease expiry) and a `Watch` answers at once. It shows what every backend must do (see
-/// [`crate::store`]); the tests share one between several sessions as replicas.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    record: Option<crate::store::StoreRecord>,
-    lease: Option<(String, SystemTime)>,
-    unreachable: bool,
-    counts: HashMap<&'static str, usize>,
-}
-
-impl MemoryStore {
-    /// An empty store.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The record as stored (sealed).
-    #[must_use]
-    pub fn record(&self) -> Option<&crate::store::StoreRecord> {
-        self.record.as_ref()
-    }
-
-    /// The lease's owner while it has not expired at `now`.
-    #[must_use]
-    pub fn lease_owner(&self, now: SystemTime) -> Option<&str> {
-        self.lease
-            .as_ref()
-            .filter(|(_, until)| now < *until)
-            .map(|(owner, _)| owner.as_str())
-    }
-
-    /// Loses everything (a restart without persistence).
-    pub fn clear(&mut self) {
-        self.record = None;
-        self.lease = None;
-    }
-
-    /// Makes every step fail as unreachable (or work again).
-    pub fn set_unreachable(&mut self, unreachable: bool) {
-        self.unreachable = unreachable;
-    }
-
-    /// How many steps of this name (`acquire`, `commit`, …) were asked.
-    #[must_use]
-    pub fn steps(&self, name: &str) -> usize {
-        self.counts.get(name).copied().unwrap_or(0)
-    }
-
-    /// Carries out one step at `now`.
-    ///
-    /// # Errors
-    /// [`StoreError::Unreachable`](crate::store::StoreError::Unreachable) while unreachable.
-    pub fn execute(
-        &mut self,
-        request: &crate::store::StoreRequest,
-        now: SystemTime,
-    ) -> Result<crate::store::StoreReply, crate::store::StoreError> {
-        use crate::store::{StoreError, StoreRecord, StoreReply, StoreRequest};
-        *self.counts.entry(request.name()).or_default() += 1;
-        if self.unreachable {
-            return Err(StoreError::Unreachable("connection refused".into()));
-        }
-        let current = self.record.as_ref().map_or(0, |r| r.version);
-        let holds = |lease: &Option<(String, SystemTime)>, id: &str| {
-            lease
-                .as_ref()
-                .is_some_and(|(o, until)| o == id && now < *until)
-        };
-        Ok(match request {
-            StoreRequest::Read => StoreReply::Record(self.record.clone()),
-            StoreRequest::Acquire { lease, ttl } => {
-                if self.lease_owner(now).is_some() {
-                    StoreReply::Busy(self.record.clone())
-                } else {
-                    self.lease = Some((lease.as_str().to_owned(), now + *ttl));
-                    StoreReply::Acquired(self.record.clone())
-                }
-            }
-            StoreRequest::Commit {
-                lease,
-                expected,
-                version,
-                sealed,
-            } => {
-                if current != *expected {
-                    return Ok(StoreReply::Conflict(self.record.clone()));
-                }
-                self.record = Some(StoreRecord {
-                    version: *version,
-                    sealed: sealed.clone(),
-                });
-                if holds(&self.lease, lease.as_str()) {
-                    self.lease = None;
-                }
-                StoreReply::Committed { version: *version }
-            }
-            StoreRequest::Put { at_least, sealed } => {
-                let version = current.max(*at_least) + 1;
-                self.record = Some(StoreRecord {
-                    version,
-                    sealed: sealed.clone(),
-                });
-                StoreReply::Committed { version }
-            }
-            StoreRequest::Release { lease } => {
-                if holds(&self.lease, lease.as_str()) {
-                    self.lease = None;
-                }
-                StoreReply::Released
-            }
-            StoreRequest::Watch { seen, .. } if current != *seen => StoreReply::Changed,
-            StoreRequest::Watch { .. } => StoreReply::Unchanged,
-        })
-    }
-}
-
-impl ScriptedServer {
-    /// [`drive`](Self::drive) with a store: store steps go to `store` at `now`.
-    pub fn drive_with_store<F: Flow>(
-        &mut self,
-        session: &mut TokenSession,
-        flow: &mut F,
-        store: &mut MemoryStore,
-        now: SystemTime,
-    ) -> Step<F::Output> {
-        for _ in 0..64 {
-            match flow.poll(session, now) {
-                Step::Send(call) => {
-                    let response = self.handle(call.request(), now);
-                    flow.handle_response(session, response, now);
-                }
-                Step::Store(request) => {
-                    let reply = store.execute(&request, now);
-                    flow.handle_store(session, reply, now);
-                }
-                other => return other,
-            }
-        }
-        Step::Done(Err(crate::UsageError::RenewalLoop.into()))
-    }
-}
+mod store;
+pub use store::MemoryStore;
