@@ -88,6 +88,13 @@ impl SessionSettings {
         entropy: std::sync::Arc<dyn crate::Entropy>,
     ) -> Result<TokenSession, ConfigError> {
         let config = self.config.clone()?;
+        if self.store.is_some() && matches!(self.dpop, Some(DpopSetting::Generate)) {
+            // A token in the store is bound to one key: every replica must hold that key.
+            return Err(ConfigError::Conflict(
+                "a shared token store needs the DPoP key every replica holds (dpop_key), \
+                 not one generated per session (dpop)",
+            ));
+        }
         // An adapter's driver reports every call it makes (answered, failed or dropped): an
         // exchange in flight is alive, however long its transport's timeout.
         let dpop = match self.dpop.take() {

@@ -383,6 +383,9 @@ pub enum ConfigError {
     /// names the check, never the key.
     #[error("the signing key cannot sign: {0}")]
     SigningKey(String),
+    /// Two settings that cannot go together (the text says which and what to do instead).
+    #[error("{0}")]
+    Conflict(&'static str),
 }
 
 /// The call does not fit the session's state.

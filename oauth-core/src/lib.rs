@@ -15,14 +15,18 @@
 //!  TokenSession::poll_authorization(now) ─► Ready(bearer) | Refresh(exchange) | Refetch(..) | Wait | Fail
 //!
 //!  flow::{Fetch, Authorize, Login, Userinfo, …}.poll(&mut session, now)
-//!        ─► Send(call) | Wait { until } | Done(result)      (whole operations, see [`flow`])
+//!        ─► Send(call) | Store(step) | Wait { until } | Done(result)   (whole operations, see [`flow`])
 //! ```
 //!
 //! Every operation a client makes (fetch, renewal, code exchange with key fetch and ID token
 //! check, userinfo, revocation, introspection) is a state machine in [`flow`]: a driver loop of
 //! a dozen lines runs any of them over any transport, which is all the adapters do.
 //!
-//! What it does not do: HTTP, TLS, waiting, locking, persistence. Those belong to the caller.
+//! A token shared by several processes goes through a store: [`store`] is its protocol
+//! (leases, versions, compare-and-set commits, who waits and who renews), carried out by a
+//! backend (`oauth-redis`, `oauth-file-store`, or your own) as the flows ask.
+//!
+//! What it does not do: HTTP, TLS, waiting, locking, storage. Those belong to the caller.
 //!
 //! ## Example: the seed scenario's password grant, by hand
 //!

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `PATH` | the record: its version and the token sealed with AES-256-GCM under the caller's key |
 //! | `PATH.lease` | the lease: its owner and when it expires |
-//! | `PATH.lock` | exists while one step runs (created exclusively; a stale one, older than 10 s, is taken over) |
+//! | `PATH.lock` | locked (the operating system's exclusive file lock) while one step runs; a process that dies lets go of it |
 //!
 //! Every file is written whole to a temporary file, then renamed over the old one (readers
 //! never see half a record), and created owner-only (`0600` on Unix). A watch looks at the
@@ -50,8 +50,6 @@ use serde::{Deserialize, Serialize};
 const WATCH_POLL: Duration = Duration::from_millis(50);
 /// How long a step waits for another step's lock before the store counts as unreachable.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
-/// A lock file older than this was left by a process that died in a step.
-const STALE_LOCK: Duration = Duration::from_secs(10);
 
 /// A token store in files (see the [crate documentation](crate)).
 #[derive(Debug)]
@@ -110,14 +108,9 @@ fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::rename(&temporary, path)
 }
 
-/// A held step lock; the lock file goes when it is dropped.
-struct Locked<'a>(&'a Path);
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(self.0);
-    }
-}
+/// A held step lock: the operating system's exclusive lock on `PATH.lock` (`flock` on Unix),
+/// released when the file is closed, also when the process dies.
+struct Locked(#[allow(dead_code, reason = "held for its lock")] File);
 
 impl FileStore {
     /// A store at `path` (its directory must exist), sealing tokens with `key`.
@@ -140,26 +133,27 @@ impl FileStore {
         &self.record
     }
 
-    fn lock(&self) -> Result<Locked<'_>, StoreError> {
+    fn lock(&self) -> Result<Locked, StoreError> {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(&self.lock)
+            .map_err(|e| unreachable("open the lock", &e))?;
         let deadline = SystemTime::now() + LOCK_WAIT;
         loop {
-            match create_private(&self.lock) {
-                Ok(_) => return Ok(Locked(&self.lock)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let stale = fs::metadata(&self.lock)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|at| at.elapsed().ok())
-                        .is_some_and(|age| age > STALE_LOCK);
-                    if stale {
-                        let _ = fs::remove_file(&self.lock);
-                    } else if SystemTime::now() > deadline {
-                        return Err(StoreError::Unreachable("the store stayed locked".into()));
-                    } else {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
+            match file.try_lock() {
+                Ok(()) => return Ok(Locked(file)),
+                Err(std::fs::TryLockError::WouldBlock) if SystemTime::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
                 }
-                Err(e) => return Err(unreachable("lock the store", &e)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Unreachable("the store stayed locked".into()));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(unreachable("lock the store", &e));
+                }
             }
         }
     }
@@ -238,7 +232,8 @@ impl BlockingStore for FileStore {
         Ok(match request {
             StoreRequest::Read => StoreReply::Record(record),
             StoreRequest::Acquire { lease, ttl } => {
-                if self.lease_owner()?.is_some() {
+                let owner = self.lease_owner()?;
+                if owner.is_some_and(|owner| owner != lease.as_str()) {
                     StoreReply::Busy(record)
                 } else {
                     let file = LeaseFile {

@@ -16,10 +16,12 @@ return {1, r[1] or '', r[2] or ''}",
     )
 });
 
-/// KEYS: record, lease. ARGV: owner, ttl in ms. Status 1: taken; 0: another holds it.
+/// KEYS: record, lease. ARGV: owner, ttl in ms. Status 1: taken (or already the owner's: a
+/// retry after a lost reply); 0: another holds it.
 static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"local taken = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+if not taken and redis.call('GET', KEYS[2]) == ARGV[1] then taken = true end
 local r = redis.call('HMGET', KEYS[1], 'v', 't')
 return {taken and 1 or 0, r[1] or '', r[2] or ''}",
     )

@@ -9,6 +9,7 @@ use super::{Flow, Step, WAIT_SLICE};
 use crate::error::UsageError;
 use crate::rfc8628::{DeviceAuthorization, SLOW_DOWN_INCREMENT};
 use crate::session::TokenSession;
+use crate::store::{StoreError, StoreReply};
 use crate::token::Token;
 
 /// Polls the token endpoint with a device code until the user approves (the token becomes
@@ -96,6 +97,17 @@ impl Flow for DeviceToken {
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
         if let Some(fetch) = self.fetch.as_mut() {
             fetch.handle_failure(session, now);
+        }
+    }
+
+    fn handle_store(
+        &mut self,
+        session: &mut TokenSession,
+        reply: Result<StoreReply, StoreError>,
+        now: SystemTime,
+    ) {
+        if let Some(fetch) = self.fetch.as_mut() {
+            fetch.handle_store(session, reply, now);
         }
     }
 }

@@ -88,16 +88,14 @@ pub trait Flow {
     /// The driver keeps its transport error for [`Step::TransportFailed`].
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime);
 
-    /// The store's answer to the last [`Step::Store`], at `now`. Only flows that ask store
-    /// steps (those of a session with a store) get one; the others ignore it.
+    /// The store's answer to the last [`Step::Store`], at `now`. A flow that wraps another
+    /// passes it on; a flow that never asks a store step has nothing to do.
     fn handle_store(
         &mut self,
         session: &mut TokenSession,
         reply: Result<StoreReply, StoreError>,
         now: SystemTime,
-    ) {
-        let _ = (session, reply, now);
-    }
+    );
 }
 
 /// What a flow asks its driver to do next.

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use http::Response;
 
+use super::store::{Go, StoreSync};
 use super::{Answer, Authorize, Call, Flow, Step};
 use crate::error::{Error, UsageError};
 use crate::oidc::{
@@ -16,6 +17,7 @@ use crate::rfc6749::parse_token_response;
 use crate::rfc6750::Bearer;
 use crate::secret::{AccessToken, IdToken};
 use crate::session::{ExchangeTicket, ResourceVerdict, TokenSession};
+use crate::store::{StoreError, StoreReply};
 use crate::token::Token;
 
 /// Validates an ID token against the provider's keys (OIDC Core §3.1.3.7), fetching them when
@@ -107,6 +109,15 @@ impl Flow for ValidateIdToken {
             self.answer = Answer::Failed;
         }
     }
+
+    fn handle_store(
+        &mut self,
+        _session: &mut TokenSession,
+        _reply: Result<StoreReply, StoreError>,
+        _now: SystemTime,
+    ) {
+        // Never asks a store step.
+    }
 }
 
 /// The end of the authorization code flow: the code exchanged (with the PKCE verifier), the
@@ -114,6 +125,9 @@ impl Flow for ValidateIdToken {
 #[derive(Debug)]
 pub struct Login {
     stage: LoginStage,
+    /// With a store, the login's token is put there for the other replicas.
+    store: StoreSync,
+    storing: Option<Token>,
 }
 
 #[derive(Debug)]
@@ -136,6 +150,8 @@ impl Login {
     pub fn new(pending: PendingAuthorization, callback_url: &str) -> Result<Self, Error> {
         Ok(Self {
             stage: LoginStage::Start(pending.callback(callback_url)?),
+            store: StoreSync::explicit(),
+            storing: None,
         })
     }
 
@@ -156,8 +172,26 @@ impl Flow for Login {
     type Output = Token;
 
     fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
+        if let Some(go) = self.store.resume(session, now) {
+            return Step::Done(match (go, self.storing.take()) {
+                (Go::Fail(error), _) => Err(error),
+                (_, Some(token)) => Ok(token),
+                (_, None) => Err(UsageError::CallOutstanding.into()),
+            });
+        }
         let stage = std::mem::replace(&mut self.stage, LoginStage::Ended(Answer::None));
         match stage {
+            // Logged in: with a store, the token goes there before the login ends.
+            LoginStage::Ended(Answer::Read(Ok(token))) => {
+                match self.store.after_renewal(session, true) {
+                    Some(Go::Store(request)) => {
+                        self.storing = Some(token);
+                        Step::Store(request)
+                    }
+                    Some(Go::Fail(error)) => Step::Done(Err(error)),
+                    _ => Step::Done(Ok(token)),
+                }
+            }
             LoginStage::Start(CodeExchange {
                 grant,
                 expectations,
@@ -242,6 +276,15 @@ impl Flow for Login {
             LoginStage::Validating(_, _, validate) => validate.handle_failure(session, now),
             _ => {}
         }
+    }
+
+    fn handle_store(
+        &mut self,
+        _session: &mut TokenSession,
+        reply: Result<StoreReply, StoreError>,
+        _now: SystemTime,
+    ) {
+        self.store.handle(reply);
     }
 }
 
@@ -345,6 +388,15 @@ impl Flow for Userinfo {
             self.authorize.handle_failure(session, now);
         }
     }
+
+    fn handle_store(
+        &mut self,
+        session: &mut TokenSession,
+        reply: Result<StoreReply, StoreError>,
+        now: SystemTime,
+    ) {
+        self.authorize.handle_store(session, reply, now);
+    }
 }
 
 /// The authorization request pushed to the provider (RFC 9126, with a signed request object
@@ -416,5 +468,14 @@ impl Flow for PushAuthorization {
 
     fn handle_failure(&mut self, _session: &mut TokenSession, _now: SystemTime) {
         self.answer = Answer::Failed;
+    }
+
+    fn handle_store(
+        &mut self,
+        _session: &mut TokenSession,
+        _reply: Result<StoreReply, StoreError>,
+        _now: SystemTime,
+    ) {
+        // Never asks a store step.
     }
 }

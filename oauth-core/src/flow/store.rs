@@ -1,8 +1,10 @@
-//! The store's part of a renewal shared with other replicas (see [`crate::store`] for the
-//! protocol): take the lease or adopt what another replica stored, wait for the lease holder,
-//! commit the new token, give the lease back after a failure. Written once, for
-//! [`Authorize`](super::Authorize) and [`Fetch`](super::Fetch).
+//! The store's part of a flow whose token is shared with other replicas (see [`crate::store`]
+//! for the protocol): take the lease or adopt what another replica stored, wait for the lease
+//! holder, commit the new token, give the lease back after a failure, put a token an explicit
+//! call obtained, and store again a token whose commit failed. Written once, for
+//! [`Authorize`](super::Authorize), [`Fetch`](super::Fetch) and [`Login`](super::Login).
 
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use http::Request;
@@ -13,10 +15,18 @@ use crate::session::{ExchangeTicket, RENEWAL_BACKOFF, TokenSession};
 use crate::store::{LeaseId, StoreError, StoreRecord, StoreReply, StoreRequest, Unreachable};
 
 /// A renewal the session started, held back until the store says it may go.
-#[derive(Debug)]
 pub(crate) struct Held {
     pub(crate) ticket: ExchangeTicket,
     pub(crate) request: Request<Vec<u8>>,
+}
+
+impl fmt::Debug for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The request carries the refresh token and the client's credentials: not shown.
+        f.debug_struct("Held")
+            .field("ticket", &self.ticket)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the store's part decides.
@@ -50,9 +60,14 @@ pub(crate) struct StoreSync {
     reply: Option<Result<StoreReply, StoreError>>,
     /// The lease this flow holds, and the record version it was taken at.
     lease: Option<(LeaseId, u64)>,
+    /// An explicit call (fetch, refresh, login): a store failure is its error, a newer stored
+    /// token is the answer to a refresh, and an old token is never served meanwhile.
+    explicit: bool,
     /// The store failed and the policy says renew alone: no more store steps but a put.
     alone: bool,
     read: bool,
+    /// This flow tried once to store a token whose commit had failed.
+    resaved: bool,
     /// When waiting for another replica's lease gives up.
     deadline: Option<SystemTime>,
     /// This flow watched once while its token was usable.
@@ -64,6 +79,14 @@ fn version(record: Option<&StoreRecord>) -> u64 {
 }
 
 impl StoreSync {
+    /// The store steps of an explicit call (see [`StoreSync::explicit`]).
+    pub(crate) fn explicit() -> Self {
+        Self {
+            explicit: true,
+            ..Self::default()
+        }
+    }
+
     fn ask(&mut self, asked: Asked, request: StoreRequest) -> Go {
         self.asked = Some(asked);
         Go::Store(request)
@@ -87,12 +110,23 @@ impl StoreSync {
         }
     }
 
-    /// The session has no token: read the store once.
+    /// The session cannot serve a token (none yet, expired, refused): another replica may
+    /// have stored one. Read the store once.
     pub(crate) fn read(&mut self, session: &TokenSession) -> Option<Go> {
         if session.store_settings().is_none() || std::mem::replace(&mut self.read, true) {
             return None;
         }
         Some(self.ask(Asked::Read, StoreRequest::Read))
+    }
+
+    /// A token whose commit failed is stored now, once per flow and at most every
+    /// [`RENEWAL_BACKOFF`] while the store fails.
+    pub(crate) fn resave(&mut self, session: &TokenSession, now: SystemTime) -> Option<Go> {
+        if self.resaved || !session.unsaved_due(now) {
+            return None;
+        }
+        self.resaved = true;
+        self.put(session)
     }
 
     /// The session started a renewal: with a store, the lease first.
@@ -121,20 +155,18 @@ impl StoreSync {
         }
     }
 
-    /// The renewal ended: on success the new token goes to the store (a commit under the
-    /// lease, a put without one); on failure the lease is given back.
+    /// The renewal (or explicit fetch) ended: on success the new token goes to the store (a
+    /// commit under the lease, a put without one); on failure the lease is given back.
     pub(crate) fn after_renewal(&mut self, session: &TokenSession, renewed: bool) -> Option<Go> {
         session.store_settings()?;
         if !renewed {
-            let (lease, _) = self.lease.take()?;
-            return Some(self.ask(Asked::Release, StoreRequest::Release { lease }));
+            return self.release_held();
         }
-        let sealed = match session.seal_token() {
-            Ok(sealed) => sealed,
-            Err(error) => return Some(Go::Fail(error)),
+        let Some((lease, expected)) = self.lease.take() else {
+            return self.put(session);
         };
-        Some(match self.lease.take() {
-            Some((lease, expected)) => {
+        Some(match session.seal_token() {
+            Ok(sealed) => {
                 let version = expected.max(session.store_version()) + 1;
                 let request = StoreRequest::Commit {
                     lease,
@@ -144,10 +176,18 @@ impl StoreSync {
                 };
                 self.ask(Asked::Commit, request)
             }
-            None => {
+            Err(error) => Go::Fail(error),
+        })
+    }
+
+    fn put(&mut self, session: &TokenSession) -> Option<Go> {
+        session.store_settings()?;
+        Some(match session.seal_token() {
+            Ok(sealed) => {
                 let at_least = session.store_version();
                 self.ask(Asked::Put, StoreRequest::Put { at_least, sealed })
             }
+            Err(error) => Go::Fail(error),
         })
     }
 
@@ -175,28 +215,41 @@ impl StoreSync {
             (Asked::Acquire(held, _), Ok(StoreReply::Busy(record))) => {
                 self.busy(session, held, record.as_ref(), now)
             }
-            (Asked::Watch(held), _) => {
-                let Some(settings) = session.store_settings() else {
-                    return Some(Go::Send(held));
-                };
-                let ttl = settings.lease_ttl();
-                self.acquire(session, held, ttl)
-            }
+            (Asked::Watch(held), Ok(_)) => match session.store_settings() {
+                Some(settings) => {
+                    let ttl = settings.lease_ttl();
+                    self.acquire(session, held, ttl)
+                }
+                None => Go::Send(held),
+            },
             (Asked::Commit | Asked::Put, Ok(StoreReply::Committed { version })) => {
                 session.stored_as(version);
                 Go::Again
             }
             (Asked::Commit, Ok(StoreReply::Conflict(record))) => {
-                // Another replica stored a token meanwhile (this lease had expired): the
-                // fleet goes on with the stored one.
-                let _ = session.adopt_record(record.as_ref(), None);
+                // The record changed under this renewal (its lease had expired). A newer
+                // token, another replica's: the fleet goes on with it. None, or an older one
+                // (the store lost its contents): this token is the newest, stored next.
+                match session.adopt_record(record.as_ref(), None) {
+                    Ok(Some(_)) => {}
+                    _ => session.mark_unsaved(now),
+                }
                 Go::Again
+            }
+            (Asked::Commit | Asked::Put, Err(error)) => {
+                // The token stays the session's; the next request stores it again.
+                session.mark_unsaved(now + RENEWAL_BACKOFF);
+                if self.explicit {
+                    Go::Fail(error.into())
+                } else {
+                    Go::Again
+                }
             }
             (Asked::Release, _) => Go::Again,
             (Asked::Read, Err(error)) => Go::Fail(error.into()),
-            (Asked::Put, Err(error)) => Go::Fail(error.into()),
-            (Asked::Commit, Err(_)) => Go::Again,
-            (Asked::Acquire(held, _), Err(error)) => self.store_failed(session, held, error, now),
+            (Asked::Acquire(held, _) | Asked::Watch(held), Err(error)) => {
+                self.store_failed(session, held, error, now)
+            }
             (asked, Ok(reply)) => {
                 let error = StoreError::Protocol {
                     request: asked.name(),
@@ -218,8 +271,9 @@ impl StoreSync {
         now: SystemTime,
     ) -> Go {
         match session.adopt_record(record, Some(&held.ticket)) {
-            // Another replica renewed just before: if its token is fresh, no renewal at all.
-            Ok(Some(_)) if session.is_fresh(now) => match self.lease.take() {
+            // Another replica renewed just before: if its token is fresh (or this is an
+            // explicit refresh, which a newer token answers), no renewal at all.
+            Ok(Some(_)) if self.explicit || session.is_fresh(now) => match self.lease.take() {
                 Some((lease, _)) => self.ask(Asked::Release, StoreRequest::Release { lease }),
                 None => Go::Again,
             },
@@ -241,7 +295,7 @@ impl StoreSync {
     ) -> Go {
         match session.adopt_record(record, Some(&held.ticket)) {
             Ok(Some(_)) => Go::Again,
-            Ok(None) if session.may_serve(now) => {
+            Ok(None) if !self.explicit && session.may_serve(now) => {
                 let wait = session
                     .store_settings()
                     .map_or(WAIT_SLICE, |s| s.remote_wait);
@@ -291,7 +345,7 @@ impl StoreSync {
                 self.alone = true;
                 Go::Send(held)
             }
-            _ if session.may_serve(now) => {
+            _ if !self.explicit && session.may_serve(now) => {
                 session.defer_renewal(&held.ticket, now + RENEWAL_BACKOFF);
                 Go::Again
             }

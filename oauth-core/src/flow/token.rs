@@ -19,9 +19,10 @@ use crate::store::{StoreError, StoreReply};
 use crate::token::Token;
 
 /// `fetch_token(grant)` or `refresh_token()`: one token request whose answer becomes the
-/// session's token. With a store, the new token is then put in the store for the other
-/// replicas whatever it held (an explicit request wins); if that fails, the flow ends with
-/// the store's error while the session keeps the token.
+/// session's token. With a store, a refresh takes the fleet's lease first (a newer token
+/// another replica stored is the answer) and commits under it; a new grant's token is put in
+/// the store whatever it held (an explicit login wins). If the store fails, the flow ends with
+/// its error while the session keeps the token (and stores it at the next request).
 #[derive(Debug)]
 pub struct Fetch {
     start: Option<Start>,
@@ -53,12 +54,29 @@ impl Fetch {
         Self::starting(Start::Refresh)
     }
 
+    /// Carries out the store's decision.
+    fn go(&mut self, go: Go, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
+        match go {
+            Go::Store(request) => Step::Store(request),
+            Go::Send(held) => self.send(held),
+            Go::Again => self.poll(session, now),
+            Go::Fail(error) => Step::Done(Err(error)),
+        }
+    }
+
+    fn send(&mut self, Held { ticket, request }: Held) -> Step<Token> {
+        let renewal = ticket.kind() != ExchangeKind::Fetch;
+        let purpose = super::Purpose::token(&ticket);
+        self.exchanging = Some(Exchanging::new(ticket));
+        Step::Send(Call::new(request, purpose).shared(renewal).consuming(true))
+    }
+
     fn starting(start: Start) -> Self {
         Self {
             start: Some(start),
             exchanging: None,
             answer: Answer::None,
-            store: StoreSync::default(),
+            store: StoreSync::explicit(),
             storing: None,
         }
     }
@@ -69,25 +87,32 @@ impl Flow for Fetch {
 
     fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
         if let Some(go) = self.store.resume(session, now) {
-            return Step::Done(match (go, self.storing.take()) {
-                (Go::Fail(error), _) => Err(error),
-                (_, Some(token)) => Ok(token),
-                (_, None) => Err(UsageError::CallOutstanding.into()),
-            });
+            return match (go, self.storing.take()) {
+                (Go::Again, Some(token)) => Step::Done(Ok(token)),
+                (go, _) => self.go(go, session, now),
+            };
         }
-        if let Answer::Read(Ok(token)) = &mut self.answer {
-            match self.store.after_renewal(session, true) {
-                Some(Go::Store(request)) => {
-                    self.storing = Some(token.clone());
-                    self.answer = Answer::None;
-                    return Step::Store(request);
-                }
-                Some(Go::Fail(error)) => return Step::Done(Err(error)),
-                _ => {}
+        match std::mem::take(&mut self.answer) {
+            Answer::Read(Ok(token)) => {
+                // The new token goes to the store (a commit under the lease, else a put).
+                return match self.store.after_renewal(session, true) {
+                    Some(Go::Store(request)) => {
+                        self.storing = Some(token);
+                        Step::Store(request)
+                    }
+                    Some(Go::Fail(error)) => Step::Done(Err(error)),
+                    _ => Step::Done(Ok(token)),
+                };
             }
-        }
-        if let Some(step) = self.answer.take_step() {
-            return step;
+            Answer::None => {}
+            failed => {
+                // A failed renewal gives its lease back first.
+                self.answer = failed;
+                if let Some(go) = self.store.after_renewal(session, false) {
+                    return self.go(go, session, now);
+                }
+                return self.answer.take_step().unwrap_or(Step::TransportFailed);
+            }
         }
         if let Some(exchanging) = self.exchanging.as_mut().filter(|e| e.is_checking()) {
             return match exchanging.poll(session, now) {
@@ -107,15 +132,22 @@ impl Flow for Fetch {
         let exchange = match self.start.take() {
             Some(Start::Grant(grant)) => session.fetch(&grant, now),
             Some(Start::Refresh) => session.refresh(now),
+            // Ended by a store step: a newer token another replica stored answers a refresh.
+            None if self.exchanging.is_none() => {
+                return Step::Done(session.token().cloned().ok_or(UsageError::NoToken.into()));
+            }
             None => Err(UsageError::CallOutstanding.into()),
         };
         match exchange {
             Ok(exchange) => {
                 let (ticket, request) = exchange.into_parts();
-                let renewal = ticket.kind() != ExchangeKind::Fetch;
-                let purpose = super::Purpose::token(&ticket);
-                self.exchanging = Some(Exchanging::new(ticket));
-                Step::Send(Call::new(request, purpose).shared(renewal).consuming(true))
+                let held = Held { ticket, request };
+                if held.ticket.kind() == ExchangeKind::Fetch {
+                    return self.send(held);
+                }
+                // A refresh shares the fleet's lease: never the same refresh token twice.
+                let go = self.store.begin(session, held, now);
+                self.go(go, session, now)
             }
             Err(error) => Step::Done(Err(error)),
         }
@@ -262,6 +294,10 @@ impl Authorize {
                 None => step,
             });
         }
+        // A token whose commit failed goes to the store before anything else.
+        if let Some(go) = self.store.resave(session, now) {
+            return self.go(go, session);
+        }
         let decision = match self.pending.take() {
             Some(pending) => session.poll_pending(pending, now),
             None => session.poll_authorization(now),
@@ -281,11 +317,10 @@ impl Authorize {
                 Some(Step::wait(now))
             }
             Authorization::Fail(error) => {
-                // No token yet: another replica may have stored one.
-                if matches!(error, Error::Usage(UsageError::NoToken)) {
-                    if let Some(go) = self.store.read(session) {
-                        return self.go(go, session);
-                    }
+                // No token, an expired one, a refused refresh token: another replica may
+                // have stored a newer token (after a new login, say).
+                if let Some(go) = self.store.read(session) {
+                    return self.go(go, session);
                 }
                 match self.store.release_held() {
                     Some(go) => {

@@ -15,6 +15,8 @@ pub(super) struct StoreState {
     pub(super) settings: StoreSettings,
     /// The version of the record the token came from, or was committed as (0: none).
     pub(super) version: u64,
+    /// The token is newer than the store's (its commit failed): when to store it again.
+    pub(super) unsaved: Option<SystemTime>,
 }
 
 impl TokenSession {
@@ -26,6 +28,7 @@ impl TokenSession {
         self.store = Some(StoreState {
             settings,
             version: 0,
+            unsaved: None,
         });
         self
     }
@@ -46,7 +49,26 @@ impl TokenSession {
     pub(crate) fn stored_as(&mut self, version: u64) {
         if let Some(store) = &mut self.store {
             store.version = store.version.max(version);
+            store.unsaved = None;
         }
+    }
+
+    /// Records that the current token did not reach the store: a request from `retry_at` on
+    /// stores it first.
+    pub(crate) fn mark_unsaved(&mut self, retry_at: SystemTime) {
+        if let Some(store) = &mut self.store {
+            store.unsaved = Some(retry_at);
+        }
+    }
+
+    /// Whether the token must be stored again at `now`.
+    pub(crate) fn unsaved_due(&self, now: SystemTime) -> bool {
+        self.token.is_some()
+            && self
+                .store
+                .as_ref()
+                .and_then(|store| store.unsaved)
+                .is_some_and(|at| now >= at)
     }
 
     /// A new lease id (16 random bytes, hex).

@@ -27,8 +27,14 @@
 //! | … another replica holds the lease, token still usable | [`StoreRequest::Watch`] for at most [`StoreSettings::remote_wait`] (the other callers of the process are served the old token) | adopts the commit as soon as it is stored; if none came, serves the old token and asks again after another `remote_wait` |
 //! | … another replica holds the lease, token unusable | [`StoreRequest::Watch`] the record, then `Acquire` again | the commit wakes the watchers; if the holder died, its lease expires and the next `Acquire` takes it |
 //! | the renewal failed | [`StoreRequest::Release`] | the next replica may try |
+//! | the commit failed (store down, or emptied meanwhile) | [`StoreRequest::Put`] at the next request (after [`RENEWAL_BACKOFF`](crate::session::RENEWAL_BACKOFF) while the store fails) | the fleet gets the newest token; nobody presents the rotated refresh token |
+//! | the token cannot be served (expired, refused) | [`StoreRequest::Read`] once | adopts a newer token another replica stored (a new login, say) |
 //! | an explicit `fetch_token` / `refresh_token` succeeded | [`StoreRequest::Put`] | the record takes the new token whatever it held |
 //! | the store cannot be reached | nothing more | [`Unreachable`] decides: renew alone, or serve the token while usable and then fail |
+//!
+//! DPoP-bound tokens (RFC 9449) can be shared only by replicas that hold the key they are
+//! bound to: give every replica the same `DpopKey` (the builders refuse a key generated per
+//! session together with a store).
 //!
 //! A record's version never goes back: a commit's version is one more than both the record's
 //! and the session's, so a store that lost its contents (a restart without persistence) is
@@ -51,8 +57,11 @@ mod seal;
 pub use seal::StoreKey;
 pub(crate) use seal::{open, seal};
 
-/// How long a lease lasts if its holder never commits or releases it (it died).
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// How long a lease lasts if its holder never commits or releases it (it died): longer than
+/// a renewal can take (a token request, a DPoP nonce's second try, a key fetch for a
+/// refreshed ID token: two of the adapters' 30 s timeouts), since a lease that lapses under a
+/// live renewal lets another replica present the same refresh token.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(65);
 
 /// How long a session watches for another replica's renewal while its own token is still
 /// usable, and then serves that token before it looks at the store again.
@@ -94,8 +103,9 @@ impl LeaseId {
 pub enum StoreRequest {
     /// The record, if any: answer [`StoreReply::Record`].
     Read,
-    /// Take the lease for `ttl` if nobody holds it, and read the record in the same step:
-    /// answer [`StoreReply::Acquired`] or [`StoreReply::Busy`].
+    /// Take the lease for `ttl` if nobody holds it (or `lease` already does: a step retried
+    /// after a lost reply), and read the record in the same step: answer
+    /// [`StoreReply::Acquired`] or [`StoreReply::Busy`].
     Acquire {
         /// The owner to record.
         lease: LeaseId,
@@ -224,8 +234,9 @@ impl StoreSettings {
         self
     }
 
-    /// How long a lease lasts if its holder dies: longer than a renewal takes (the token
-    /// request's timeout), short enough for the fleet to wait out.
+    /// How long a lease lasts if its holder dies: longer than a renewal can take (the token
+    /// request's timeout, twice if a DPoP nonce or a key fetch adds a call), short enough for
+    /// the fleet to wait out.
     #[must_use]
     pub fn lease(mut self, ttl: Duration) -> Self {
         self.lease = ttl;
@@ -299,7 +310,8 @@ pub trait BlockingStore: Send + Sync + fmt::Debug {
     /// The session's side: the key and the protocol's times.
     fn settings(&self) -> &StoreSettings;
 
-    /// Carries out one step (blocking; a `Watch` until a change or its `until`).
+    /// Carries out one step (blocking, in a bounded time; a `Watch` until a change or its
+    /// `until`).
     ///
     /// # Errors
     /// [`StoreError::Unreachable`] when the backend cannot be reached or fails.
@@ -311,7 +323,8 @@ pub trait AsyncStore: Send + Sync + fmt::Debug {
     /// The session's side: the key and the protocol's times.
     fn settings(&self) -> &StoreSettings;
 
-    /// Carries out one step. A `Watch` may be dropped by the driver at its `until`.
+    /// Carries out one step, in a bounded time (a step that never ends holds up the callers
+    /// waiting for the renewal). A `Watch` may be dropped by the driver at its `until`.
     fn execute<'a>(&'a self, request: &'a StoreRequest) -> StoreFuture<'a>;
 }
 
@@ -329,8 +342,8 @@ macro_rules! store_settings_setters {
             self
         }
 
-        /// How long a lease lasts if its holder dies (default 30 s): longer than a token
-        /// request can take.
+        /// How long a lease lasts if its holder dies (default 65 s): longer than a renewal
+        /// can take.
         #[must_use]
         pub fn lease(mut self, ttl: ::std::time::Duration) -> Self {
             self.settings = self.settings.lease(ttl);

@@ -76,7 +76,8 @@ impl MemoryStore {
         Ok(match request {
             StoreRequest::Read => StoreReply::Record(self.record.clone()),
             StoreRequest::Acquire { lease, ttl } => {
-                if self.lease_owner(now).is_some() {
+                let owner = self.lease_owner(now);
+                if owner.is_some_and(|owner| owner != lease.as_str()) {
                     StoreReply::Busy(self.record.clone())
                 } else {
                     self.lease = Some((lease.as_str().to_owned(), now + *ttl));

@@ -333,7 +333,7 @@ fn a_dead_lease_holder_is_replaced_once_its_lease_expires() {
     let bearer = drive_waiting(&mut server, &mut b, &mut waiting, &mut store, &mut clock)
         .expect("renewed by B");
     assert_eq!(clock.now(), died_at + DEFAULT_LEASE);
-    assert_eq!(store.steps("watch"), 30);
+    assert_eq!(store.steps("watch") as u64, DEFAULT_LEASE.as_secs());
     assert_eq!(server.token_requests("refresh_token"), 1);
     assert_eq!(bearer.access_token().secret(), secret(&b));
     assert_eq!(b.store_version(), 2);
@@ -380,11 +380,13 @@ fn an_unreachable_store_with_renew_locally_renews_alone_and_stores_when_back() {
     let renewed = authorize(&mut server, &mut b_alone, &mut store, &clock).expect("alone");
     assert_eq!(server.token_requests("refresh_token"), 1);
     assert_ne!(renewed, secret(&b));
-    // Its put failed with the store down; the next renewal reaches the store again.
+    // Its put failed with the store down; once the store is back, the next request stores
+    // that token first (version 2), then renews under the lease (version 3).
     store.set_unreachable(false);
     clock.advance(Duration::from_secs(60));
     authorize(&mut server, &mut b_alone, &mut store, &clock).expect("renewed");
-    assert_eq!(store.record().map(|r| r.version), Some(2));
+    assert_eq!((store.steps("put"), store.steps("commit")), (3, 1));
+    assert_eq!(store.record().map(|r| r.version), Some(3));
 }
 
 #[test]
@@ -482,4 +484,75 @@ fn a_replica_with_a_usable_token_watches_and_adopts_the_commit_at_once() {
     assert_eq!(bearer.access_token().secret(), secret(&a));
     assert_eq!(b.store_version(), 2);
     assert_eq!(server.token_requests("refresh_token"), 1);
+}
+
+#[test]
+fn an_explicit_refresh_takes_the_lease_and_a_newer_stored_token_answers_it() {
+    let (mut server, mut store, clock) = (server(), MemoryStore::new(), ManualClock::new());
+    let [mut a, mut b] = fleet(&mut server, &mut store, &clock);
+    authorize(&mut server, &mut b, &mut store, &clock).expect("adopted");
+    let by_a =
+        done(server.drive_with_store(&mut a, &mut Fetch::refresh(), &mut store, clock.now()))
+            .expect("refreshed under the lease");
+    assert_eq!((store.steps("acquire"), store.steps("commit")), (1, 1));
+    // B's refresh finds A's newer token: that is its answer, and its refresh token (which the
+    // server rotated) never goes out again.
+    let by_b =
+        done(server.drive_with_store(&mut b, &mut Fetch::refresh(), &mut store, clock.now()))
+            .expect("adopted");
+    assert_eq!(by_a.access_token().secret(), by_b.access_token().secret());
+    assert_eq!(server.token_requests("refresh_token"), 1);
+    assert_eq!(store.lease_owner(clock.now()), None);
+}
+
+#[test]
+fn a_token_whose_commit_failed_is_stored_at_the_next_request() {
+    let (mut server, mut store, mut clock) = (server(), MemoryStore::new(), ManualClock::new());
+    let [mut a, mut b] = fleet(&mut server, &mut store, &clock);
+    authorize(&mut server, &mut b, &mut store, &clock).expect("adopted");
+    clock.advance(Duration::from_secs(55));
+    // The store loses its contents while A renews: the commit finds no record.
+    let (mut renewing, call) = renewal_in_flight(&mut a, &mut store, &clock);
+    store.clear();
+    let response = server.handle(call.request(), clock.now());
+    renewing.handle_response(&mut a, response, clock.now());
+    let commit = next_store_step(&mut renewing, &mut a, &clock);
+    let reply = answer(&mut renewing, &mut a, &mut store, &commit, &clock);
+    assert!(matches!(reply, Ok(StoreReply::Conflict(None))));
+    // The newest token is this one: the same flow puts it, above A's version.
+    let put = next_store_step(&mut renewing, &mut a, &clock);
+    assert!(matches!(put, StoreRequest::Put { at_least: 1, .. }));
+    let reply = answer(&mut renewing, &mut a, &mut store, &put, &clock);
+    assert_eq!(reply, Ok(StoreReply::Committed { version: 2 }));
+    assert!(matches!(
+        renewing.poll(&mut a, clock.now()),
+        Step::Done(Ok(_))
+    ));
+    // B, due, adopts it: the rotated refresh token B holds never goes out.
+    let by_a = authorize(&mut server, &mut a, &mut store, &clock).expect("served");
+    let by_b = authorize(&mut server, &mut b, &mut store, &clock).expect("adopted");
+    assert_eq!(by_a, by_b);
+    assert_eq!(server.token_requests("refresh_token"), 1);
+
+    // A commit the store refuses outright: the same, once the store is back.
+    clock.advance(Duration::from_secs(55));
+    let (mut renewing, call) = renewal_in_flight(&mut a, &mut store, &clock);
+    store.set_unreachable(true);
+    let response = server.handle(call.request(), clock.now());
+    renewing.handle_response(&mut a, response, clock.now());
+    let commit = next_store_step(&mut renewing, &mut a, &clock);
+    assert!(answer(&mut renewing, &mut a, &mut store, &commit, &clock).is_err());
+    assert!(matches!(
+        renewing.poll(&mut a, clock.now()),
+        Step::Done(Ok(_))
+    ));
+    store.set_unreachable(false);
+    clock.advance(oauth_core::session::RENEWAL_BACKOFF);
+    let by_a = authorize(&mut server, &mut a, &mut store, &clock).expect("served");
+    assert_eq!(store.record().map(|r| r.version), Some(3));
+    assert_eq!(
+        authorize(&mut server, &mut b, &mut store, &clock).expect("adopted"),
+        by_a
+    );
+    assert_eq!(server.token_requests("refresh_token"), 2);
 }

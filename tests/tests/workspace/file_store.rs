@@ -96,6 +96,11 @@ fn runs_of_a_tool_share_one_login_and_one_refresh_per_expiry_through_a_file() {
     assert!(!contents.contains(token.access_token().secret()));
     let refresh = token.refresh_token().expect("refresh token");
     assert!(!contents.contains(refresh.secret()));
-    assert!(!path.with_extension("lock").exists());
+    let lock = std::fs::metadata(path.with_extension("lock")).expect("the lock file");
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&lock.permissions()) & 0o777,
+        0o600
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -432,3 +432,16 @@ fn redis_unreachable_at_start_is_a_typed_error_or_a_local_renewal_as_configured(
         0
     );
 }
+
+#[test]
+fn a_store_refuses_a_dpop_key_generated_per_session() {
+    // Nothing connects: the builder refuses the pair first.
+    let store = RedisStore::open("redis://127.0.0.1:1/", NAME, key()).expect("url");
+    let built = oauth_ureq::OAuth2Session::builder(CLIENT)
+        .token_endpoint("http://127.0.0.1:1/token")
+        .dpop()
+        .store(store)
+        .build();
+    let error = built.expect_err("refused");
+    assert!(error.to_string().contains("dpop_key"), "{error}");
+}
