@@ -277,3 +277,77 @@ impl BlockingStore for FileStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use oauth_core::store::{
+        BlockingStore, LeaseId, StoreError, StoreKey, StoreReply, StoreRequest,
+    };
+    use proptest::prelude::*;
+
+    use super::FileStore;
+
+    fn store(name: &str) -> FileStore {
+        let dir =
+            std::env::temp_dir().join(format!("oauth-file-store-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        FileStore::new(dir.join(name), StoreKey::from_bytes([5; 32]))
+    }
+
+    proptest! {
+        /// A damaged record file (any bytes): a typed error naming it, never a panic.
+        #[test]
+        fn a_damaged_record_is_a_typed_error(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let store = store("damaged");
+            std::fs::write(store.path(), &bytes).expect("write");
+            match store.execute(&StoreRequest::Read) {
+                Ok(StoreReply::Record(_)) => {}
+                Err(StoreError::Unreadable(what)) => prop_assert!(what.contains("damaged")),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_lease_is_the_owners_until_released_and_a_commit_needs_the_version() {
+        let store = store("lease");
+        let _ = std::fs::remove_file(store.path());
+        let (a, b) = (LeaseId::from_text("a"), LeaseId::from_text("b"));
+        let ttl = std::time::Duration::from_secs(60);
+        let acquire = |lease: &LeaseId| StoreRequest::Acquire {
+            lease: lease.clone(),
+            ttl,
+        };
+        assert_eq!(store.execute(&acquire(&a)), Ok(StoreReply::Acquired(None)));
+        assert_eq!(
+            store.execute(&acquire(&a)),
+            Ok(StoreReply::Acquired(None)),
+            "a retry"
+        );
+        assert_eq!(store.execute(&acquire(&b)), Ok(StoreReply::Busy(None)));
+        let commit = |expected| StoreRequest::Commit {
+            lease: a.clone(),
+            expected,
+            version: 1,
+            sealed: vec![7],
+        };
+        assert!(matches!(
+            store.execute(&commit(3)),
+            Ok(StoreReply::Conflict(None))
+        ));
+        assert_eq!(
+            store.execute(&commit(0)),
+            Ok(StoreReply::Committed { version: 1 })
+        );
+        assert!(matches!(
+            store.execute(&acquire(&b)),
+            Ok(StoreReply::Acquired(Some(_)))
+        ));
+        let release = StoreRequest::Release { lease: a.clone() };
+        assert_eq!(store.execute(&release), Ok(StoreReply::Released));
+        assert!(
+            matches!(store.execute(&acquire(&a)), Ok(StoreReply::Busy(_))),
+            "b's"
+        );
+    }
+}

@@ -150,3 +150,118 @@ pub(crate) fn reply(request: &StoreRequest, value: Value) -> Result<StoreReply, 
         _ => return Err(malformed()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use oauth_core::store::{LeaseId, StoreReply, StoreRequest};
+    use proptest::prelude::*;
+    use redis::Value;
+
+    use super::reply;
+
+    fn requests() -> Vec<StoreRequest> {
+        let lease = || LeaseId::from_text("00ff");
+        vec![
+            StoreRequest::Read,
+            StoreRequest::Acquire {
+                lease: lease(),
+                ttl: Duration::from_secs(1),
+            },
+            StoreRequest::Commit {
+                lease: lease(),
+                expected: 1,
+                version: 2,
+                sealed: vec![1],
+            },
+            StoreRequest::Put {
+                at_least: 1,
+                sealed: vec![1],
+            },
+            StoreRequest::Release { lease: lease() },
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            any::<i64>().prop_map(Value::Int),
+            proptest::collection::vec(any::<u8>(), 0..24).prop_map(Value::BulkString),
+            "[0-9]{0,21}".prop_map(|digits| Value::BulkString(digits.into_bytes())),
+            ".{0,12}".prop_map(Value::SimpleString),
+            Just(Value::Okay),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            proptest::collection::vec(inner, 0..5).prop_map(Value::Array)
+        })
+    }
+
+    proptest! {
+        /// Whatever a script (or something posing as Redis) answers: a reply of the step's
+        /// kind, or a typed protocol error naming the step, never a panic.
+        #[test]
+        fn any_answer_is_a_reply_or_a_typed_error(value in value()) {
+            for request in requests() {
+                match reply(&request, value.clone()) {
+                    Ok(StoreReply::Record(_)) => prop_assert_eq!(request.name(), "read"),
+                    Ok(StoreReply::Acquired(_) | StoreReply::Busy(_)) => {
+                        prop_assert_eq!(request.name(), "acquire");
+                    }
+                    Ok(_) => {}
+                    Err(error) => prop_assert!(error.to_string().contains(request.name())),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_scripts_answers_are_read_as_their_replies() {
+        let answer = |status: i64, version: &str, sealed: &[u8]| {
+            Value::Array(vec![
+                Value::Int(status),
+                Value::BulkString(version.as_bytes().to_vec()),
+                Value::BulkString(sealed.to_vec()),
+            ])
+        };
+        let [read, acquire, commit, put, release] = requests().try_into().expect("five");
+        let record = |version| {
+            Some(oauth_core::store::StoreRecord {
+                version,
+                sealed: vec![9, 9],
+            })
+        };
+        assert_eq!(
+            reply(&read, answer(1, "", b"")),
+            Ok(StoreReply::Record(None))
+        );
+        assert_eq!(
+            reply(&acquire, answer(1, "7", &[9, 9])),
+            Ok(StoreReply::Acquired(record(7)))
+        );
+        assert_eq!(
+            reply(&acquire, answer(0, "7", &[9, 9])),
+            Ok(StoreReply::Busy(record(7)))
+        );
+        assert_eq!(
+            reply(&commit, answer(1, "2", b"")),
+            Ok(StoreReply::Committed { version: 2 })
+        );
+        assert_eq!(
+            reply(&commit, answer(0, "7", &[9, 9])),
+            Ok(StoreReply::Conflict(record(7)))
+        );
+        assert_eq!(
+            reply(&put, answer(1, "8", b"")),
+            Ok(StoreReply::Committed { version: 8 })
+        );
+        assert_eq!(
+            reply(&release, answer(1, "", b"")),
+            Ok(StoreReply::Released)
+        );
+        assert!(
+            reply(&commit, answer(1, "", b"")).is_err(),
+            "committed without a version"
+        );
+    }
+}

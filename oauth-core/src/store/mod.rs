@@ -90,6 +90,12 @@ impl fmt::Debug for StoreRecord {
 pub struct LeaseId(pub(crate) String);
 
 impl LeaseId {
+    /// A lease id from its text (for a backend's own tests and tools: sessions draw theirs).
+    #[must_use]
+    pub fn from_text(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
     /// The id as text, to store as the lease's value.
     #[must_use]
     pub fn as_str(&self) -> &str {
