@@ -24,8 +24,13 @@ fuzz_target!(|data: &[u8]| {
         at_least: 0,
         sealed: data.to_vec(),
     };
-    store.execute(&put, now()).expect("the reference store takes anything");
-    #[allow(clippy::disallowed_methods, reason = "ring's own source for signatures")]
+    store
+        .execute(&put, now())
+        .expect("the reference store takes anything");
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "ring's own source for signatures"
+    )]
     let entropy = FixedEntropy::new(0, ring::rand::SystemRandom::new());
     let config = ClientConfig::new("fuzz")
         .token_endpoint(ScriptedServer::TOKEN_ENDPOINT)
@@ -37,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
     match server.drive_with_store(&mut session, &mut Authorize::new(), &mut store, now()) {
         Step::Done(Err(error)) => {
             assert_printable(&error);
-            assert!(session.token().is_none(), "nothing adopted from a bad record");
+            assert!(
+                session.token().is_none(),
+                "nothing adopted from a bad record"
+            );
         }
         // Only a record sealed under this key (which the fuzzer cannot forge) opens.
         other => panic!("adopted a record it cannot have opened: {other:?}"),

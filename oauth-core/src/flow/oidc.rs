@@ -271,6 +271,10 @@ impl Flow for Login {
     }
 
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
+        if self.store.is_asking() {
+            self.store.abandon(session, now);
+            return;
+        }
         match &mut self.stage {
             LoginStage::Exchanging(..) => self.stage = LoginStage::Ended(Answer::Failed),
             LoginStage::Validating(_, _, validate) => validate.handle_failure(session, now),

@@ -103,10 +103,15 @@ impl StoreSync {
     }
 
     /// The driver went away with a step out: a renewal held back fails, so in-process
-    /// waiters do not wait for it (a lease taken expires on its own).
-    pub(crate) fn abandon(&mut self, session: &mut TokenSession) {
-        if let Some(Asked::Acquire(held, _) | Asked::Watch(held)) = self.asked.take() {
-            session.handle_exchange_failure(&held.ticket);
+    /// waiters do not wait for it (a lease taken expires on its own); a new token that was
+    /// on its way to the store is stored by the next request.
+    pub(crate) fn abandon(&mut self, session: &mut TokenSession, now: SystemTime) {
+        match self.asked.take() {
+            Some(Asked::Acquire(held, _) | Asked::Watch(held)) => {
+                session.handle_exchange_failure(&held.ticket);
+            }
+            Some(Asked::Commit | Asked::Put) => session.mark_unsaved(now),
+            _ => {}
         }
     }
 

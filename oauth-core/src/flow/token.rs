@@ -167,7 +167,7 @@ impl Flow for Fetch {
 
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
         if self.store.is_asking() {
-            self.store.abandon(session);
+            self.store.abandon(session, now);
         } else if Exchanging::fail(&mut self.exchanging, session, now) {
             self.answer = Answer::Failed;
         }
@@ -239,7 +239,7 @@ impl Flow for Authorize {
 
     fn handle_failure(&mut self, session: &mut TokenSession, now: SystemTime) {
         if self.store.is_asking() {
-            self.store.abandon(session);
+            self.store.abandon(session, now);
             self.failure = Answer::Failed;
         } else if Exchanging::fail(&mut self.exchanging, session, now) {
             self.failure = Answer::Failed;
