@@ -15,7 +15,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use oauth_core::flow::{Authorize, Call, Fetch, Flow, Step};
 use oauth_core::store::{StoreError, StoreKey, StoreRequest, StoreSettings};
-use oauth_core::testing::{FixedEntropy, MemoryStore, ScriptedServer};
+use oauth_core::testing::{MemoryStore, ScriptedServer};
 use oauth_core::{ClientConfig, Grant, TokenSession};
 use oauth_core_fuzz::now;
 
@@ -115,6 +115,31 @@ impl<F: Flow> FlowObject for F {
     }
 }
 
+/// Entropy whose draws never repeat, across replicas too: lease ids are unique, as with a
+/// real source (the counting bytes of `FixedEntropy` wrap after 256 and would give two
+/// replicas one lease id).
+struct Unique {
+    replica: u8,
+    next: std::sync::atomic::AtomicU64,
+    signing: ring::rand::SystemRandom,
+}
+
+impl oauth_core::Entropy for Unique {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), oauth_core::EntropyUnavailable> {
+        let draw = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut pattern = vec![self.replica];
+        pattern.extend_from_slice(&draw.to_be_bytes());
+        for (byte, value) in dest.iter_mut().zip(pattern.iter().cycle()) {
+            *byte = *value;
+        }
+        Ok(())
+    }
+
+    fn signing_rng(&self) -> &dyn ring::rand::SecureRandom {
+        &self.signing
+    }
+}
+
 fn replica(start: u8) -> TokenSession {
     let config = ClientConfig::new("admin-cli")
         .token_endpoint(ScriptedServer::TOKEN_ENDPOINT)
@@ -124,7 +149,11 @@ fn replica(start: u8) -> TokenSession {
         clippy::disallowed_methods,
         reason = "ring's own source for signatures"
     )]
-    let entropy = FixedEntropy::new(start, ring::rand::SystemRandom::new());
+    let entropy = Unique {
+        replica: start,
+        next: std::sync::atomic::AtomicU64::new(0),
+        signing: ring::rand::SystemRandom::new(),
+    };
     let settings = StoreSettings::new(StoreKey::from_bytes([4; 32])).lease(Duration::from_secs(20));
     TokenSession::new(config)
         .with_entropy(Arc::new(entropy))
@@ -138,7 +167,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut at = now();
     let mut replicas: Vec<Replica> = (0..3u8)
         .map(|i| Replica {
-            session: replica(i.wrapping_mul(80)),
+            session: replica(i),
             caller: None,
             pending: None,
             lease: None,
