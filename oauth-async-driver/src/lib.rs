@@ -232,17 +232,20 @@ where
         let next = running.op.poll(&mut driver.lock(), driver.runtime.now());
         match next {
             Next::Send(call) if call.is_shared() => {
-                return driver.runtime.spawn(finish(running, call)).await;
+                return driver.runtime.spawn(finish(running, Out::Call(call))).await;
             }
             Next::Send(call) if call.consumes_grant() => {
                 let runtime = Arc::clone(&driver);
-                return Detachable::new(finish(running, call), runtime).await;
+                return Detachable::new(finish(running, Out::Call(call)), runtime).await;
             }
             Next::Send(call) => running.send(call).await,
             // Store steps belong to a renewal others wait for (or an explicit fetch): like a
             // shared call, they go on in a task of their own.
             Next::Store(request) => {
-                return driver.runtime.spawn(finish_store(running, request)).await;
+                return driver
+                    .runtime
+                    .spawn(finish(running, Out::Store(request)))
+                    .await;
             }
             Next::Wait(until) => match listener.take() {
                 // Listening before looking again: a call answered in between still wakes us.
@@ -267,31 +270,29 @@ where
     }
 }
 
-/// Sends `call`, then drives the flow on: the part that may run in a task of its own.
-fn finish<R, F>(mut running: Running<R, F>, call: Call) -> BoxFuture<Result<F::Output, R::Error>>
-where
-    R: Runtime,
-    F: Flow + Send + 'static,
-    F::Output: Send + 'static,
-{
-    Box::pin(async move {
-        running.send(call).await;
-        drive(running).await
-    })
+/// What a flow has out when the rest of it may run in a task of its own.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value, moved once into the task that carries it out"
+)]
+enum Out {
+    Call(Call),
+    Store(StoreRequest),
 }
 
-/// Carries out a store step, then drives the flow on, in a task of its own.
-fn finish_store<R, F>(
-    mut running: Running<R, F>,
-    request: StoreRequest,
-) -> BoxFuture<Result<F::Output, R::Error>>
+/// Carries out `out` (sends the call, or the store step), then drives the flow on: the part
+/// that may run in a task of its own.
+fn finish<R, F>(mut running: Running<R, F>, out: Out) -> BoxFuture<Result<F::Output, R::Error>>
 where
     R: Runtime,
     F: Flow + Send + 'static,
     F::Output: Send + 'static,
 {
     Box::pin(async move {
-        running.store(request).await;
+        match out {
+            Out::Call(call) => running.send(call).await,
+            Out::Store(request) => running.store(request).await,
+        }
         drive(running).await
     })
 }

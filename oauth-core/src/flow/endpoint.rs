@@ -16,7 +16,6 @@ use crate::rfc8628::{
     DeviceAuthorization, parse_device_authorization_response, prepare_device_authorization,
 };
 use crate::session::TokenSession;
-use crate::store::{StoreError, StoreReply};
 use crate::token::Token;
 
 type Parser<T> = fn(&Response<Vec<u8>>, SystemTime) -> Result<T, Error>;
@@ -139,12 +138,5 @@ impl<T> Flow for EndpointCall<T> {
         self.answer = Answer::Failed;
     }
 
-    fn handle_store(
-        &mut self,
-        _session: &mut TokenSession,
-        _reply: Result<StoreReply, StoreError>,
-        _now: SystemTime,
-    ) {
-        // Never asks a store step.
-    }
+    super::never_asks_store!();
 }

@@ -98,6 +98,20 @@ pub trait Flow {
     );
 }
 
+/// `Flow::handle_store` of a flow that never asks a store step.
+macro_rules! never_asks_store {
+    () => {
+        fn handle_store(
+            &mut self,
+            _session: &mut TokenSession,
+            _reply: Result<crate::store::StoreReply, crate::store::StoreError>,
+            _now: SystemTime,
+        ) {
+        }
+    };
+}
+pub(crate) use never_asks_store;
+
 /// What a flow asks its driver to do next.
 #[derive(Debug)]
 #[must_use]

@@ -110,14 +110,7 @@ impl Flow for ValidateIdToken {
         }
     }
 
-    fn handle_store(
-        &mut self,
-        _session: &mut TokenSession,
-        _reply: Result<StoreReply, StoreError>,
-        _now: SystemTime,
-    ) {
-        // Never asks a store step.
-    }
+    super::never_asks_store!();
 }
 
 /// The end of the authorization code flow: the code exchanged (with the PKCE verifier), the
@@ -474,12 +467,5 @@ impl Flow for PushAuthorization {
         self.answer = Answer::Failed;
     }
 
-    fn handle_store(
-        &mut self,
-        _session: &mut TokenSession,
-        _reply: Result<StoreReply, StoreError>,
-        _now: SystemTime,
-    ) {
-        // Never asks a store step.
-    }
+    super::never_asks_store!();
 }
