@@ -112,6 +112,21 @@ macro_rules! never_asks_store {
 }
 pub(crate) use never_asks_store;
 
+/// `Flow::handle_store` of a flow whose store steps are its `store` field's ([`store::StoreSync`]).
+macro_rules! store_answers_to_field {
+    () => {
+        fn handle_store(
+            &mut self,
+            _session: &mut TokenSession,
+            reply: Result<crate::store::StoreReply, crate::store::StoreError>,
+            _now: SystemTime,
+        ) {
+            self.store.handle(reply);
+        }
+    };
+}
+pub(crate) use store_answers_to_field;
+
 /// What a flow asks its driver to do next.
 #[derive(Debug)]
 #[must_use]

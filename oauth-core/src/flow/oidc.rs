@@ -120,7 +120,6 @@ pub struct Login {
     stage: LoginStage,
     /// With a store, the login's token is put there for the other replicas.
     store: StoreSync,
-    storing: Option<Token>,
 }
 
 #[derive(Debug)]
@@ -144,7 +143,6 @@ impl Login {
         Ok(Self {
             stage: LoginStage::Start(pending.callback(callback_url)?),
             store: StoreSync::explicit(),
-            storing: None,
         })
     }
 
@@ -166,7 +164,7 @@ impl Flow for Login {
 
     fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
         if let Some(go) = self.store.resume(session, now) {
-            return Step::Done(match (go, self.storing.take()) {
+            return Step::Done(match (go, self.store.shared()) {
                 (Go::Fail(error), _) => Err(error),
                 (_, Some(token)) => Ok(token),
                 (_, None) => Err(UsageError::CallOutstanding.into()),
@@ -175,16 +173,7 @@ impl Flow for Login {
         let stage = std::mem::replace(&mut self.stage, LoginStage::Ended(Answer::None));
         match stage {
             // Logged in: with a store, the token goes there before the login ends.
-            LoginStage::Ended(Answer::Read(Ok(token))) => {
-                match self.store.after_renewal(session, true) {
-                    Some(Go::Store(request)) => {
-                        self.storing = Some(token);
-                        Step::Store(request)
-                    }
-                    Some(Go::Fail(error)) => Step::Done(Err(error)),
-                    _ => Step::Done(Ok(token)),
-                }
-            }
+            LoginStage::Ended(Answer::Read(Ok(token))) => self.store.share(session, token),
             LoginStage::Start(CodeExchange {
                 grant,
                 expectations,
@@ -275,14 +264,7 @@ impl Flow for Login {
         }
     }
 
-    fn handle_store(
-        &mut self,
-        _session: &mut TokenSession,
-        reply: Result<StoreReply, StoreError>,
-        _now: SystemTime,
-    ) {
-        self.store.handle(reply);
-    }
+    super::store_answers_to_field!();
 }
 
 /// The user's claims from the userinfo endpoint (OIDC Core §5.3) with the session's token,

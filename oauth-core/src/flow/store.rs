@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime};
 
 use http::Request;
 
-use super::WAIT_SLICE;
+use super::{Step, WAIT_SLICE};
 use crate::error::Error;
 use crate::session::{ExchangeTicket, RENEWAL_BACKOFF, TokenSession};
 use crate::store::{LeaseId, StoreError, StoreRecord, StoreReply, StoreRequest, Unreachable};
+use crate::token::Token;
 
 /// A renewal the session started, held back until the store says it may go.
 pub(crate) struct Held {
@@ -72,6 +73,8 @@ pub(crate) struct StoreSync {
     deadline: Option<SystemTime>,
     /// This flow watched once while its token was usable.
     watched_usable: bool,
+    /// The token an explicit call obtained, while it is being stored.
+    storing: Option<Token>,
 }
 
 fn version(record: Option<&StoreRecord>) -> u64 {
@@ -196,6 +199,24 @@ impl StoreSync {
         })
     }
 
+    /// An explicit call obtained `token`: it goes to the store (a commit under the lease, else
+    /// a put) before the call ends with it ([`shared`](Self::shared) once the store answered).
+    pub(crate) fn share(&mut self, session: &TokenSession, token: Token) -> Step<Token> {
+        match self.after_renewal(session, true) {
+            Some(Go::Store(request)) => {
+                self.storing = Some(token);
+                Step::Store(request)
+            }
+            Some(Go::Fail(error)) => Step::Done(Err(error)),
+            _ => Step::Done(Ok(token)),
+        }
+    }
+
+    /// The token [`share`](Self::share) was storing.
+    pub(crate) fn shared(&mut self) -> Option<Token> {
+        self.storing.take()
+    }
+
     /// A lease still held when the flow is about to end: give it back first.
     pub(crate) fn release_held(&mut self) -> Option<Go> {
         let (lease, _) = self.lease.take()?;
@@ -278,10 +299,9 @@ impl StoreSync {
         match session.adopt_record(record, Some(&held.ticket)) {
             // Another replica renewed just before: if its token is fresh (or this is an
             // explicit refresh, which a newer token answers), no renewal at all.
-            Ok(Some(_)) if self.explicit || session.is_fresh(now) => match self.lease.take() {
-                Some((lease, _)) => self.ask(Asked::Release, StoreRequest::Release { lease }),
-                None => Go::Again,
-            },
+            Ok(Some(_)) if self.explicit || session.is_fresh(now) => {
+                self.release_held().unwrap_or(Go::Again)
+            }
             // Due as well: the session starts a renewal from it, which goes under this lease.
             Ok(Some(_)) => Go::Again,
             Ok(None) => Go::Send(held),

@@ -15,7 +15,6 @@ use crate::rfc6750::Bearer;
 use crate::session::{
     Authorization, ExchangeKind, MAX_RENEWALS_PER_REQUEST, Pending, TokenSession,
 };
-use crate::store::{StoreError, StoreReply};
 use crate::token::Token;
 
 /// `fetch_token(grant)` or `refresh_token()`: one token request whose answer becomes the
@@ -29,8 +28,6 @@ pub struct Fetch {
     exchanging: Option<Exchanging>,
     answer: Answer<Token>,
     store: StoreSync,
-    /// The new token while it is being put in the store.
-    storing: Option<Token>,
 }
 
 #[derive(Debug)]
@@ -77,7 +74,6 @@ impl Fetch {
             exchanging: None,
             answer: Answer::None,
             store: StoreSync::explicit(),
-            storing: None,
         }
     }
 }
@@ -87,7 +83,7 @@ impl Flow for Fetch {
 
     fn poll(&mut self, session: &mut TokenSession, now: SystemTime) -> Step<Token> {
         if let Some(go) = self.store.resume(session, now) {
-            return match (go, self.storing.take()) {
+            return match (go, self.store.shared()) {
                 (Go::Again, Some(token)) => Step::Done(Ok(token)),
                 (go, _) => self.go(go, session, now),
             };
@@ -95,14 +91,7 @@ impl Flow for Fetch {
         match std::mem::take(&mut self.answer) {
             Answer::Read(Ok(token)) => {
                 // The new token goes to the store (a commit under the lease, else a put).
-                return match self.store.after_renewal(session, true) {
-                    Some(Go::Store(request)) => {
-                        self.storing = Some(token);
-                        Step::Store(request)
-                    }
-                    Some(Go::Fail(error)) => Step::Done(Err(error)),
-                    _ => Step::Done(Ok(token)),
-                };
+                return self.store.share(session, token);
             }
             Answer::None => {}
             failed => {
@@ -173,14 +162,7 @@ impl Flow for Fetch {
         }
     }
 
-    fn handle_store(
-        &mut self,
-        _session: &mut TokenSession,
-        reply: Result<StoreReply, StoreError>,
-        _now: SystemTime,
-    ) {
-        self.store.handle(reply);
-    }
+    super::store_answers_to_field!();
 }
 
 /// The bearer for one resource request: the current token while it is fresh; else a renewal
@@ -247,14 +229,7 @@ impl Flow for Authorize {
         }
     }
 
-    fn handle_store(
-        &mut self,
-        _session: &mut TokenSession,
-        reply: Result<StoreReply, StoreError>,
-        _now: SystemTime,
-    ) {
-        self.store.handle(reply);
-    }
+    super::store_answers_to_field!();
 }
 
 impl Authorize {
